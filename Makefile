@@ -1,0 +1,28 @@
+VENV := .venv
+PY := $(VENV)/bin/python
+BIND ?= 127.0.0.1:8080
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+run: venv
+	$(VENV)/bin/tilegate serve-develop --bind $(BIND)
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+test: venv lint
+	$(PY) -m pytest
+
+bench: venv
+	$(PY) -m tests.bench
+
+.PHONY: venv run lint test bench

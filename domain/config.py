@@ -1,0 +1,260 @@
+"""The configuration model: frozen classes whose attributes keep MapProxy's YAML key names.
+
+The YAML adapter fills these; defaults are MapProxy's. Classes validate what a single value
+can get wrong; cross references (a cache naming an unknown grid) are checked in `domain.wiring`.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import attrs
+
+from domain.errors import ConfigValueError
+
+Number = float | int
+BboxConf = tuple[float, float, float, float]
+ScalarParam = str | int | float | bool
+
+
+def _positive_pair(instance: object, attribute: attrs.Attribute[tuple[int, int] | None], value: tuple[int, int] | None) -> None:
+    if value is not None and (value[0] <= 0 or value[1] <= 0):
+        raise ConfigValueError(f"{attribute.name} must be two positive numbers, got {list(value)}")
+
+
+def _non_negative(instance: object, attribute: attrs.Attribute[int | None], value: int | None) -> None:
+    if value is not None and value < 0:
+        raise ConfigValueError(f"{attribute.name} must not be negative, got {value}")
+
+
+@attrs.frozen
+class GridConf:
+    """A `grids:` entry; unset options come from `base` or MapProxy's defaults."""
+
+    base: str | None = None
+    name: str | None = None
+    srs: str | None = None
+    bbox: BboxConf | None = None
+    bbox_srs: str | None = None
+    res: tuple[float, ...] | None = None
+    res_factor: float | Literal["sqrt2"] | None = None
+    num_levels: int | None = None
+    min_res: float | None = None
+    max_res: float | None = None
+    tile_size: tuple[int, int] | None = attrs.field(default=None, validator=_positive_pair)
+    origin: str | None = None
+    threshold_res: tuple[float, ...] | None = None
+    stretch_factor: float | None = None
+    max_shrink_factor: float | None = None
+
+
+@attrs.frozen
+class HttpConf:
+    """HTTP client options (`globals.http` or a source's `http`)."""
+
+    client_timeout: float | None = None
+    ssl_no_cert_checks: bool | None = None
+    ssl_ca_certs: str | None = None
+    headers: dict[str, str] | None = None
+    method: Literal["GET", "POST", "AUTO"] | None = None
+    access_control_allow_origin: str | None = None
+
+
+@attrs.frozen
+class CoverageConf:
+    """A `coverage:` (bbox, WKT/GeoJSON polygons, or combinations of coverages)."""
+
+    srs: str | None = None
+    bbox: BboxConf | None = None
+    polygons: str | None = None
+    polygons_srs: str | None = None
+    datasource: str | None = None
+    where: str | None = None
+    expire_tiles: str | None = None
+    union: tuple[CoverageConf, ...] | None = None
+    intersection: tuple[CoverageConf, ...] | None = None
+    difference: tuple[CoverageConf, ...] | None = None
+    clip: bool = False
+
+
+@attrs.frozen
+class WMSSourceConf:
+    """A `type: wms` source; `req` holds the WMS parameters passed upstream, `url` among them."""
+
+    req: dict[str, ScalarParam]
+    type: Literal["wms"] = "wms"
+    supported_srs: tuple[str, ...] | None = None
+    supported_formats: tuple[str, ...] | None = None
+    coverage: CoverageConf | None = None
+    min_res: float | None = None
+    max_res: float | None = None
+    concurrent_requests: int = attrs.field(default=0, validator=_non_negative)
+    http: HttpConf | None = None
+    wms_opts: dict[str, ScalarParam] | None = None
+    transparent: bool | None = None
+    seed_only: bool = False
+
+    def __attrs_post_init__(self) -> None:
+        for key in ("url", "layers"):
+            if not isinstance(self.req.get(key), str) or not self.req[key]:
+                raise ConfigValueError(f"req.{key} is required for a wms source")
+
+
+@attrs.frozen
+class TileSourceConf:
+    """A `type: tile` source: a URL template over the source's own grid."""
+
+    url: str
+    type: Literal["tile"] = "tile"
+    grid: str = "GLOBAL_MERCATOR"
+    origin: str | None = None
+    transparent: bool = False
+    coverage: CoverageConf | None = None
+    min_res: float | None = None
+    max_res: float | None = None
+    concurrent_requests: int = attrs.field(default=0, validator=_non_negative)
+    http: HttpConf | None = None
+    seed_only: bool = False
+
+
+@attrs.frozen
+class DebugSourceConf:
+    """A `type: debug` source: draws each request's bbox and resolution."""
+
+    type: Literal["debug"] = "debug"
+
+
+@attrs.frozen
+class GeoJSONSourceConf:
+    """A `type: geojson` source (Tilegate's own): renders the polygons of a GeoJSON file offline."""
+
+    file: str
+    type: Literal["geojson"] = "geojson"
+    srs: str = "EPSG:4326"
+    fill: str = "#d8d0b8"
+    stroke: str = "#6b5e4a"
+    background: str = "#a6c8e0"
+    transparent: bool = False
+
+
+SourceConf = WMSSourceConf | TileSourceConf | DebugSourceConf | GeoJSONSourceConf
+SOURCE_TYPES: dict[str, type[SourceConf]] = {
+    "wms": WMSSourceConf,
+    "tile": TileSourceConf,
+    "debug": DebugSourceConf,
+    "geojson": GeoJSONSourceConf,
+}
+
+
+@attrs.frozen
+class FileCacheBackendConf:
+    """A cache's `cache:` options for `type: file` (the default)."""
+
+    type: Literal["file"] = "file"
+    directory_layout: Literal["tc", "mp", "tms", "reverse_tms", "quadkey", "arcgis"] = "tc"
+    directory: str | None = None
+    use_grid_names: bool = False
+
+
+@attrs.frozen
+class CacheConf:
+    """A `caches:` entry."""
+
+    sources: tuple[str, ...] = ()
+    grids: tuple[str, ...] = ("GLOBAL_MERCATOR",)
+    format: str = "image/png"
+    request_format: str | None = None
+    meta_size: tuple[int, int] | None = attrs.field(default=None, validator=_positive_pair)
+    meta_buffer: int | None = attrs.field(default=None, validator=_non_negative)
+    minimize_meta_requests: bool | None = None
+    disable_storage: bool = False
+    link_single_color_images: bool | None = None
+    cache_dir: str | None = None
+    cache: FileCacheBackendConf = attrs.Factory(FileCacheBackendConf)
+
+
+@attrs.frozen
+class LayerConf:
+    """A `layers:` entry; a group when it has `layers` of its own."""
+
+    name: str | None = None
+    title: str = ""
+    sources: tuple[str, ...] = ()
+    layers: tuple[LayerConf, ...] = ()
+    md: dict[str, object] | None = None
+
+
+@attrs.frozen
+class GlobalsCacheConf:
+    base_dir: str = "./cache_data"
+    lock_dir: str | None = None
+    tile_lock_dir: str | None = None
+    meta_size: tuple[int, int] = attrs.field(default=(4, 4), validator=_positive_pair)
+    meta_buffer: int = attrs.field(default=80, validator=_non_negative)
+    minimize_meta_requests: bool = False
+    link_single_color_images: bool = False
+    max_tile_limit: int = 500
+    concurrent_tile_creators: int = 2
+    lock_timeout: float = 60.0
+
+
+@attrs.frozen
+class GlobalsImageConf:
+    resampling_method: Literal["nearest", "bilinear", "bicubic"] = "bicubic"
+    paletted: bool = True
+    stretch_factor: float = 1.15
+    max_shrink_factor: float = 4.0
+    jpeg_quality: int | None = None
+
+
+@attrs.frozen
+class GlobalsTilesConf:
+    expires_hours: float = 72
+
+
+@attrs.frozen
+class GlobalsConf:
+    cache: GlobalsCacheConf = attrs.Factory(GlobalsCacheConf)
+    image: GlobalsImageConf = attrs.Factory(GlobalsImageConf)
+    http: HttpConf = attrs.Factory(HttpConf)
+    tiles: GlobalsTilesConf = attrs.Factory(GlobalsTilesConf)
+
+
+@attrs.frozen
+class TMSServiceConf:
+    use_grid_names: bool = False
+    origin: Literal["sw", "nw", "ll", "ul"] | None = None
+
+
+@attrs.frozen
+class WMTSServiceConf:
+    restful: bool = True
+    kvp: bool = True
+    restful_template: str = "/{Layer}/{TileMatrixSet}/{TileMatrix}/{TileCol}/{TileRow}.{Format}"
+    md: dict[str, object] | None = None
+
+
+@attrs.frozen
+class DemoServiceConf:
+    pass
+
+
+@attrs.frozen
+class ServicesConf:
+    """Which services are on; a service listed with no options (`demo:`) is on with defaults."""
+
+    demo: DemoServiceConf | None = None
+    tms: TMSServiceConf | None = None
+    wmts: WMTSServiceConf | None = None
+
+
+@attrs.frozen
+class TilegateConf:
+    """A whole mapproxy.yaml."""
+
+    services: ServicesConf = attrs.Factory(ServicesConf)
+    layers: tuple[LayerConf, ...] = ()
+    caches: dict[str, CacheConf] = attrs.Factory(dict)
+    sources: dict[str, SourceConf] = attrs.Factory(dict)
+    grids: dict[str, GridConf] = attrs.Factory(dict)
+    globals: GlobalsConf = attrs.Factory(GlobalsConf)

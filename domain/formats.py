@@ -1,0 +1,41 @@
+"""Image formats as MapProxy names them: MIME types, short names and file extensions."""
+
+from __future__ import annotations
+
+import attrs
+
+from domain.errors import ConfigValueError
+
+
+@attrs.frozen
+class ImageFormat:
+    mime: str
+    ext: str
+    pil_name: str
+
+    @property
+    def supports_alpha(self) -> bool:
+        return self.pil_name != "JPEG"
+
+
+_FORMATS = (
+    ImageFormat("image/png", "png", "PNG"),
+    ImageFormat("image/jpeg", "jpeg", "JPEG"),
+    ImageFormat("image/gif", "gif", "GIF"),
+    ImageFormat("image/tiff", "tiff", "TIFF"),
+    ImageFormat("image/webp", "webp", "WEBP"),
+)
+_BY_NAME = {f.mime: f for f in _FORMATS} | {f.ext: f for f in _FORMATS} | {"jpg": _FORMATS[1], "image/jpg": _FORMATS[1]}
+
+
+def image_format(name: str) -> ImageFormat:
+    """The format for `image/png`, `png`, `image/png; mode=8bit` and the like."""
+    key = name.split(";")[0].strip().lower()
+    try:
+        return _BY_NAME[key]
+    except KeyError:
+        raise ConfigValueError(f"unknown image format {name!r}") from None
+
+
+def find_format(name: str) -> ImageFormat | None:
+    return _BY_NAME.get(name.split(";")[0].strip().lower())

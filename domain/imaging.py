@@ -1,0 +1,86 @@
+"""Image work on the tile path: decode what sources send, merge, split into tiles, encode."""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import attrs
+from PIL import Image
+
+from domain.errors import SourceError
+from domain.formats import ImageFormat
+
+
+@attrs.frozen
+class EncodeOptions:
+    """How tiles are encoded: PNG palette reduction and JPEG quality, as MapProxy's image options."""
+
+    paletted: bool = True
+    jpeg_quality: int = 90
+
+
+def decode(data: bytes, size: tuple[int, int]) -> Image.Image:
+    """The image in data, which must have exactly `size`; anything else is a SourceError."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+            # Check the header's size before decoding, so a lying source cannot make us allocate.
+            if img.size != size:
+                raise SourceError(f"source image has size {img.size[0]}x{img.size[1]}, expected {size[0]}x{size[1]}")
+            img.load()
+    except SourceError:
+        raise
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
+        raise SourceError(f"source image cannot be decoded: {exc}") from exc
+    return img
+
+
+def merge(images: list[Image.Image]) -> Image.Image:
+    """Later images over earlier ones, with their transparency."""
+    if len(images) == 1:
+        return images[0]
+    base = images[0].convert("RGBA")
+    for img in images[1:]:
+        base.alpha_composite(img.convert("RGBA"))
+    return base
+
+
+def single_color(img: Image.Image) -> tuple[int, ...] | None:
+    """The one colour of an image, or None if it has more than one."""
+    colors = img.getcolors(1)
+    if colors is None:
+        return None
+    color = colors[0][1]
+    return tuple(color) if isinstance(color, tuple) else (color,)
+
+
+def encode(img: Image.Image, fmt: ImageFormat, opts: EncodeOptions) -> bytes:
+    out = io.BytesIO()
+    if fmt.pil_name == "JPEG":
+        img.convert("RGB").save(out, "JPEG", quality=opts.jpeg_quality)
+    elif fmt.pil_name == "PNG" and opts.paletted:
+        _to_palette(img).save(out, "PNG", optimize=False)
+    else:
+        img.save(out, fmt.pil_name)
+    return out.getvalue()
+
+
+def _to_palette(img: Image.Image) -> Image.Image:
+    """An 8-bit image: exact where the image has at most 256 colours, quantised otherwise."""
+    if img.mode == "P":
+        return img
+    rgba = img.convert("RGBA")
+    colors = rgba.getcolors(256)
+    if colors is None:
+        return rgba.quantize(256, method=Image.Quantize.FASTOCTREE)
+    palette = [c for _, c in colors]
+    index = {c: i for i, c in enumerate(palette)}
+    out = Image.new("P", rgba.size)
+    out.putdata([index[c] for c in rgba.getdata()])
+    out.putpalette([v for c in palette for v in c[:3]])
+    alphas = bytes(c[3] for c in palette)
+    if any(a != 255 for a in alphas):
+        out.info["transparency"] = alphas
+    return out

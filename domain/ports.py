@@ -1,0 +1,84 @@
+"""The ports: what the domain needs from the outside world, as protocols adapters implement."""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from typing import Protocol
+
+import attrs
+
+from domain.bbox import Bbox
+from domain.grid import TileCoord
+from domain.srs import SRS
+
+
+@attrs.frozen
+class StoredTile:
+    """A tile as a cache holds it: its bytes, or the file that has them, and when it was stored."""
+
+    coord: TileCoord
+    mtime: float
+    size: int
+    data: bytes | None = None
+    path: str | None = None
+
+
+@attrs.frozen
+class EncodedTile:
+    """A newly made tile ready to store; `color` is set when every pixel has that one colour."""
+
+    coord: TileCoord
+    data: bytes
+    color: tuple[int, ...] | None = None
+
+
+@attrs.frozen
+class MapQuery:
+    """A request for an image of `bbox` in `srs` with `size` pixels (width, height)."""
+
+    bbox: Bbox
+    size: tuple[int, int]
+    srs: SRS
+    format: str = "image/png"
+
+
+@attrs.frozen
+class SourceImage:
+    """An encoded image a source returned."""
+
+    data: bytes
+    format: str
+
+
+class TileCache(Protocol):
+    """Stored tiles of one cache in one grid."""
+
+    def load(self, coord: TileCoord) -> StoredTile | None: ...
+
+    def store(self, tile: EncodedTile) -> None: ...
+
+
+class MapSource(Protocol):
+    """Something that renders map images: a WMS, a tile server, a renderer."""
+
+    @property
+    def supports_meta_tiles(self) -> bool: ...
+
+    @property
+    def transparent(self) -> bool: ...
+
+    def get_map(self, query: MapQuery) -> SourceImage: ...
+
+
+class Clock(Protocol):
+    """The current time in seconds since the epoch."""
+
+    def __call__(self) -> float: ...
+
+
+class Locker(Protocol):
+    """Named exclusive locks shared by every worker that serves the same cache."""
+
+    def lock(self, name: str, timeout: float) -> AbstractContextManager[bool]:
+        """Hold the lock named `name` for the with-block; yields False if `timeout` ran out."""
+        ...

@@ -1,0 +1,105 @@
+"""The use case "get a tile": from the cache, or made once from the sources under a lock."""
+
+from __future__ import annotations
+
+import attrs
+from PIL import Image
+
+from domain import imaging
+from domain.errors import OutsideGridError
+from domain.formats import ImageFormat
+from domain.grid import Grid, TileCoord, TileRange
+from domain.locking import create_once
+from domain.metatile import MetaGrid, MetaTile
+from domain.ports import Clock, EncodedTile, Locker, MapQuery, MapSource, StoredTile, TileCache
+
+
+@attrs.frozen
+class TileSet:
+    """One cache in one grid, with everything needed to fill it (MapProxy's tile manager)."""
+
+    name: str
+    grid: Grid
+    cache: TileCache
+    sources: tuple[MapSource, ...]
+    format: ImageFormat
+    request_format: ImageFormat
+    locker: Locker
+    clock: Clock
+    meta_size: tuple[int, int] = (4, 4)
+    meta_buffer: int = 80
+    minimize_meta_requests: bool = False
+    disable_storage: bool = False
+    link_single_color_images: bool = False
+    lock_timeout: float = 60.0
+    encode_options: imaging.EncodeOptions = imaging.EncodeOptions()
+    meta_grid: MetaGrid = attrs.field(init=False)
+
+    @meta_grid.default
+    def _meta_grid(self) -> MetaGrid:
+        meta_tiled = all(s.supports_meta_tiles for s in self.sources)
+        if not meta_tiled:
+            return MetaGrid(self.grid, (1, 1), 0)
+        return MetaGrid(self.grid, self.meta_size, self.meta_buffer)
+
+
+def get_tile(coord: TileCoord, tiles: TileSet) -> StoredTile:
+    """The tile at coord: a cache hit as stored, or a new tile made from the sources."""
+    if not tiles.grid.contains(coord):
+        raise OutsideGridError(f"tile {coord.z}/{coord.x}/{coord.y} is outside grid {tiles.grid.name!r}")
+    if tiles.disable_storage:
+        return _as_stored(_render(coord, tiles), tiles)[coord]
+    if (hit := tiles.cache.load(coord)) is not None:
+        return hit
+    return create_once(
+        f"{tiles.name}-{tiles.meta_grid.lock_name(coord)}",
+        find=lambda: tiles.cache.load(coord),
+        create=lambda: _create(coord, tiles),
+        locker=tiles.locker,
+        timeout=tiles.lock_timeout,
+    )
+
+
+def _create(coord: TileCoord, tiles: TileSet) -> StoredTile:
+    made = _render(coord, tiles)
+    for tile in made:
+        tiles.cache.store(tile)
+    return _as_stored(made, tiles)[coord]
+
+
+def _as_stored(made: list[EncodedTile], tiles: TileSet) -> dict[TileCoord, StoredTile]:
+    now = tiles.clock()
+    return {t.coord: StoredTile(t.coord, now, len(t.data), data=t.data) for t in made}
+
+
+def _render(coord: TileCoord, tiles: TileSet) -> list[EncodedTile]:
+    meta_grid = tiles.meta_grid
+    if tiles.minimize_meta_requests:
+        meta = meta_grid.for_tiles(TileRange(coord.x, coord.y, coord.x, coord.y, coord.z))
+    else:
+        meta = meta_grid.meta_tile(coord)
+    query = MapQuery(meta.buffered_bbox, meta.size, tiles.grid.srs, tiles.request_format.mime)
+    results = [source.get_map(query) for source in tiles.sources]
+    # One source, one tile, no buffer, same format: store exactly what the source sent.
+    if len(results) == 1 and meta.tiles.count == 1 and meta.size == tiles.grid.tile_size:
+        (result,) = results
+        img = imaging.decode(result.data, meta.size)
+        if result.format.split(";")[0] == tiles.format.mime:
+            return [EncodedTile(coord, result.data, _color(img, tiles))]
+        return [_encode(coord, img, tiles)]
+    image = imaging.merge([imaging.decode(r.data, meta.size) for r in results])
+    return [_encode(c, _crop(image, meta, c), tiles) for c in meta.tiles]
+
+
+def _crop(image: Image.Image, meta: MetaTile, coord: TileCoord) -> Image.Image:
+    left, top = meta.tile_offset(coord)
+    tw, th = meta.tile_size
+    return image.crop((left, top, left + tw, top + th))
+
+
+def _encode(coord: TileCoord, img: Image.Image, tiles: TileSet) -> EncodedTile:
+    return EncodedTile(coord, imaging.encode(img, tiles.format, tiles.encode_options), _color(img, tiles))
+
+
+def _color(img: Image.Image, tiles: TileSet) -> tuple[int, ...] | None:
+    return imaging.single_color(img) if tiles.link_single_color_images else None
