@@ -1,0 +1,94 @@
+"""The WSGI application: routes a request to its service and turns errors into answers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from html import escape
+
+import attrs
+
+from adapters import logs
+from domain.errors import RequestError, TilegateError
+from entrypoints import demo
+from entrypoints.bootstrap import AppState
+from entrypoints.http import Environ, Request, Response, StartResponse
+from entrypoints.ogc import NotFoundError, ows_error, tms_error
+from entrypoints.tms import TMSService
+from entrypoints.wmts import WMTSService
+
+ErrorRenderer = Callable[[TilegateError], Response]
+
+
+@attrs.define
+class TilegateApp:
+    """A WSGI app serving one configuration."""
+
+    state: AppState
+    tms: TMSService | None = None
+    wmts: WMTSService | None = None
+
+    @classmethod
+    def from_state(cls, state: AppState) -> TilegateApp:
+        services = state.conf.services
+        return cls(
+            state,
+            tms=TMSService.build(state) if services.tms is not None else None,
+            wmts=WMTSService.build(state) if services.wmts is not None else None,
+        )
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        request = Request.from_environ(environ)
+        try:
+            response = self.dispatch(request)
+        except Exception:
+            logs.get_logger(logs.SYSTEM).exception("unhandled error", path=request.path)
+            response = Response(500, b"internal error\n")
+        return response(environ, start_response)
+
+    def dispatch(self, request: Request) -> Response:
+        if request.method not in ("GET", "HEAD"):
+            return Response(405, b"method not allowed\n", headers=[("Allow", "GET, HEAD")])
+        parts = request.path.split("/")
+        root = parts[1] if len(parts) > 1 else ""
+        render: ErrorRenderer = tms_error
+        try:
+            if root == "tms" and self.tms is not None and len(parts) >= 3 and parts[2] == "1.0.0":
+                return self.tms.handle(request, parts[3:], own_levels=False)
+            if root == "tiles" and self.tms is not None:
+                return self.tms.handle(request, parts[2:], own_levels=True)
+            render = ows_error
+            if root == "wmts" and self.wmts is not None:
+                return self.wmts.handle_rest(request, request.path[len("/wmts") :])
+            if root in ("service", "ows", "wms") and len(parts) == 2:
+                return self.kvp(request)
+            if root == "demo" and self.state.conf.services.demo is not None:
+                return demo.handle(request, self.state, "/".join(parts[2:]))
+            if request.path == "/":
+                return self.welcome(request)
+            return Response(404, b"not found\n")
+        except TilegateError as error:
+            if not isinstance(error, RequestError):
+                logs.get_logger(logs.SYSTEM).warning("request failed", path=request.path, error=str(error))
+            return render(error)
+
+    def kvp(self, request: Request) -> Response:
+        service = request.args.get("service", "").upper()
+        if service == "WMTS" and self.wmts is not None and self.wmts.kvp:
+            return self.wmts.handle_kvp(request)
+        if not service:
+            raise RequestError("missing parameter SERVICE", param="service", code="MissingParameterValue")
+        raise NotFoundError(f"service {service!r} is not offered here", param="service")
+
+    def welcome(self, request: Request) -> Response:
+        services = self.state.conf.services
+        links = []
+        if services.demo is not None:
+            links.append(("demo/", "Demo"))
+        if services.tms is not None:
+            links.append(("tms/1.0.0/", "TMS capabilities"))
+        if services.wmts is not None:
+            links.append(("wmts/1.0.0/WMTSCapabilities.xml", "WMTS capabilities"))
+        base = escape(request.base_url, quote=True)
+        items = "".join(f'<li><a href="{base}/{href}">{escape(label)}</a></li>' for href, label in links)
+        body = f"<!doctype html><html><head><title>Tilegate</title></head><body><h1>Tilegate</h1><ul>{items}</ul></body></html>"
+        return Response(200, body.encode(), "text/html; charset=utf-8", [("Vary", "Host, X-Script-Name, X-Forwarded-Host, X-Forwarded-Proto")])

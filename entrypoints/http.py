@@ -1,0 +1,144 @@
+"""A lean request/response layer over raw WSGI: the hot path pays for nothing it does not use."""
+
+from __future__ import annotations
+
+import email.utils
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import parse_qsl, quote
+
+import attrs
+
+from domain.ports import StoredTile
+
+StartResponse = Callable[..., Any]
+Environ = dict[str, Any]
+
+_REASONS = {
+    200: "OK",
+    204: "No Content",
+    304: "Not Modified",
+    400: "Bad Request",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
+# Answers built from these request headers must say so, or a front cache could be poisoned.
+PROXY_VARY = "Host, X-Script-Name, X-Forwarded-Host, X-Forwarded-Proto"
+
+
+@attrs.define
+class Request:
+    environ: Environ
+    path: str
+
+    @classmethod
+    def from_environ(cls, environ: Environ) -> Request:
+        raw = environ.get("PATH_INFO", "") or "/"
+        # PEP 3333 hands PATH_INFO over as latin-1 decoded bytes; undo that to get UTF-8 back.
+        try:
+            path = raw.encode("latin-1").decode("utf-8")
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            path = raw
+        return cls(environ, path)
+
+    @property
+    def method(self) -> str:
+        return str(self.environ.get("REQUEST_METHOD", "GET"))
+
+    def header(self, name: str) -> str | None:
+        value = self.environ.get("HTTP_" + name.upper().replace("-", "_"))
+        return None if value is None else str(value)
+
+    @property
+    def args(self) -> dict[str, str]:
+        """Query parameters with lower-cased names (OGC parameter names are case-insensitive)."""
+        cached: dict[str, str] | None = self.environ.get("tilegate.args")
+        if cached is None:
+            cached = {}
+            for key, value in parse_qsl(self.environ.get("QUERY_STRING", ""), keep_blank_values=True):
+                cached.setdefault(key.lower(), value)
+            self.environ["tilegate.args"] = cached
+        return cached
+
+    @property
+    def base_url(self) -> str:
+        """The URL this app is served under, as the client sees it (proxy headers honoured)."""
+        env = self.environ
+        scheme = self.header("X-Forwarded-Proto") or env.get("wsgi.url_scheme", "http")
+        scheme = "https" if scheme.split(",")[0].strip().lower() == "https" else "http"
+        host = (self.header("X-Forwarded-Host") or "").split(",")[0].strip() or self.header("Host")
+        if not host:
+            host = f"{env.get('SERVER_NAME', 'localhost')}:{env.get('SERVER_PORT', '80')}"
+        prefix = self.header("X-Script-Name") or env.get("SCRIPT_NAME", "")
+        return f"{scheme}://{quote(host, safe=':[]')}{quote(prefix.rstrip('/'), safe='/')}"
+
+
+@attrs.define
+class Response:
+    status: int = 200
+    body: bytes = b""
+    content_type: str = "text/plain; charset=utf-8"
+    headers: list[tuple[str, str]] = attrs.Factory(list)
+    file_path: str | None = None
+    content_length: int | None = None
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        headers = [("Content-Type", self.content_type), *self.headers]
+        length = self.content_length if self.content_length is not None else len(self.body)
+        headers.append(("Content-Length", str(length)))
+        headers.append(("X-Content-Type-Options", "nosniff"))
+        start_response(f"{self.status} {_REASONS.get(self.status, 'Unknown')}", headers)
+        if environ.get("REQUEST_METHOD") == "HEAD" or self.status == 304:
+            return [b""]
+        if self.file_path is not None:
+            try:
+                f = open(self.file_path, "rb")  # noqa: SIM115 - the server closes it
+            except FileNotFoundError:
+                return [b""]
+            wrapper = environ.get("wsgi.file_wrapper")
+            return wrapper(f, 65536) if wrapper else _read_all(f)
+        return [self.body]
+
+
+def _read_all(f: Any) -> list[bytes]:
+    with f:
+        return [f.read()]
+
+
+def http_date(timestamp: float) -> str:
+    return email.utils.formatdate(timestamp, usegmt=True)
+
+
+def tile_response(request: Request, tile: StoredTile, content_type: str, max_age: int, allow_origin: str | None) -> Response:
+    """A tile with validators (ETag as nginx makes it, from mtime and size) and caching headers."""
+    etag = f'"{int(tile.mtime):x}-{tile.size:x}"'
+    last_modified = http_date(tile.mtime)
+    headers = [
+        ("ETag", etag),
+        ("Last-Modified", last_modified),
+        ("Cache-Control", f"public, max-age={max_age}, s-maxage={max_age}"),
+    ]
+    if allow_origin:
+        headers.append(("Access-Control-Allow-Origin", allow_origin))
+    if _not_modified(request, etag, tile.mtime):
+        return Response(304, content_type=content_type, headers=headers, content_length=0)
+    if tile.data is not None:
+        return Response(200, tile.data, content_type, headers)
+    return Response(200, content_type=content_type, headers=headers, file_path=tile.path, content_length=tile.size)
+
+
+def _not_modified(request: Request, etag: str, mtime: float) -> bool:
+    if (match := request.header("If-None-Match")) is not None:
+        return match.strip() == "*" or etag in [m.strip().removeprefix("W/") for m in match.split(",")]
+    if (since := request.header("If-Modified-Since")) is not None:
+        try:
+            parsed = email.utils.parsedate_to_datetime(since)
+        except (TypeError, ValueError, IndexError):
+            return False
+        return int(mtime) <= parsed.timestamp()
+    return False

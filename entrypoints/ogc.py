@@ -1,0 +1,59 @@
+"""Error answers per service: domain errors mapped to HTTP status and an escaped XML body."""
+
+from __future__ import annotations
+
+from xml.sax.saxutils import escape, quoteattr
+
+from domain.errors import LockTimeoutError, OutsideGridError, RequestError, SourceError, SourceTimeoutError, TilegateError
+from entrypoints.http import Response
+
+XML = "application/xml"
+
+
+class NotFoundError(RequestError):
+    """A resource (layer, grid, path) that does not exist."""
+
+    def __init__(self, message: str, param: str | None = None) -> None:
+        super().__init__(message, param, code="InvalidParameterValue")
+
+
+def status_for(error: TilegateError) -> int:
+    match error:
+        case NotFoundError() | OutsideGridError():
+            return 404
+        case RequestError():
+            return 400
+        case SourceTimeoutError():
+            return 504
+        case SourceError():
+            return 502
+        case LockTimeoutError():
+            return 503
+    return 500
+
+
+def _retry_headers(error: TilegateError) -> list[tuple[str, str]]:
+    return [("Retry-After", "5")] if isinstance(error, LockTimeoutError) else []
+
+
+def tms_error(error: TilegateError) -> Response:
+    body = f'<?xml version="1.0"?>\n<TileMapServerError>\n    <Message>{escape(str(error))}</Message>\n</TileMapServerError>\n'
+    return Response(status_for(error), body.encode(), XML, _retry_headers(error))
+
+
+def ows_error(error: TilegateError) -> Response:
+    """An OWS 1.1 ExceptionReport, as WMTS answers errors."""
+    if isinstance(error, RequestError):
+        code, locator = error.code, error.param
+        status = 400
+    else:
+        code, locator, status = "NoApplicableCode", None, status_for(error)
+    locator_attr = f" locator={quoteattr(locator)}" if locator else ""
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<ExceptionReport xmlns="http://www.opengis.net/ows/1.1" version="1.1.0" xml:lang="en">\n'
+        f"  <Exception exceptionCode={quoteattr(code)}{locator_attr}>\n"
+        f"    <ExceptionText>{escape(str(error))}</ExceptionText>\n"
+        "  </Exception>\n</ExceptionReport>\n"
+    )
+    return Response(status, body.encode(), XML, _retry_headers(error))

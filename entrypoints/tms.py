@@ -1,0 +1,173 @@
+"""TMS (`/tms/1.0.0/...`) and the `/tiles/...` alias: capabilities and tiles."""
+
+from __future__ import annotations
+
+import math
+from xml.sax.saxutils import escape, quoteattr
+
+import attrs
+
+from domain.errors import RequestError
+from domain.grid import Grid, TileCoord
+from domain.grids import DEFAULT_BBOXES
+from domain.tiles import TileSet, get_tile
+from entrypoints.bootstrap import AppState, TileLayer
+from entrypoints.http import PROXY_VARY, Request, Response, tile_response
+from entrypoints.ogc import XML, NotFoundError
+
+_WORLD_PROFILES = {"EPSG:900913": "global-mercator", "EPSG:3857": "global-mercator", "EPSG:4326": "global-geodetic"}
+
+
+@attrs.frozen
+class TMSTileMap:
+    """One layer in one grid as TMS shows it: `levels[tms_level]` is the grid's own level."""
+
+    layer: TileLayer
+    tileset: TileSet
+    grid_id: str
+    profile: str
+    levels: tuple[int, ...]
+
+
+def tms_profile(grid: Grid) -> str:
+    """`global-mercator`/`global-geodetic` for grids on the TMS world pyramids, else `local`."""
+    profile = _WORLD_PROFILES.get(grid.srs.code)
+    if profile is None or grid.bbox != DEFAULT_BBOXES[grid.srs.code] or grid.tile_size != (256, 256):
+        return "local"
+    top = max(grid.bbox.width, grid.bbox.height) / 256
+    return profile if math.isclose(grid.res[0], top, rel_tol=1e-9) else "local"
+
+
+def tms_levels(grid: Grid, profile: str) -> tuple[int, ...]:
+    """World profiles start one level below the grid's single top tile and halve the resolution
+    from level to level (so a sqrt2 grid shows every second level); local grids show all."""
+    if profile == "local":
+        return tuple(range(grid.num_levels))
+    levels = []
+    for z, res in enumerate(grid.res):
+        step = math.log2(grid.res[0] / res)
+        if step >= 1 - 1e-9 and math.isclose(step, round(step), abs_tol=1e-6):
+            levels.append(z)
+    return tuple(levels)
+
+
+@attrs.define
+class TMSService:
+    state: AppState
+    use_grid_names: bool
+    nw_by_default: bool
+    tile_maps: dict[tuple[str, str], TMSTileMap] = attrs.Factory(dict)
+    by_layer: dict[str, TMSTileMap] = attrs.Factory(dict)
+
+    @classmethod
+    def build(cls, state: AppState) -> TMSService:
+        conf = state.conf.services.tms
+        use_grid_names = bool(conf and conf.use_grid_names)
+        service = cls(state, use_grid_names, bool(conf and conf.origin in ("nw", "ul")))
+        for layer in state.layers.values():
+            for tileset in layer.tilesets:
+                grid = tileset.grid
+                grid_id = grid.name if use_grid_names else grid.srs.path_code
+                profile = tms_profile(grid)
+                tile_map = TMSTileMap(layer, tileset, grid_id, profile, tms_levels(grid, profile))
+                service.tile_maps.setdefault((layer.name, grid_id), tile_map)
+                service.by_layer.setdefault(layer.name, tile_map)
+        return service
+
+    def handle(self, request: Request, parts: list[str], own_levels: bool) -> Response:
+        """parts: the path after `/tms/1.0.0/` (or after `/tiles/`)."""
+        if not parts or parts == [""]:
+            return self.capabilities(request)
+        if len(parts) >= 3 and "." in parts[-1]:
+            return self.tile(request, parts, own_levels)
+        tile_map = self._tile_map(parts)
+        if len(parts) > 2 or tile_map is None:
+            raise NotFoundError(f"unknown TMS resource: {'/'.join(parts)}")
+        return self.tile_map_resource(request, tile_map)
+
+    def _tile_map(self, ids: list[str]) -> TMSTileMap | None:
+        if len(ids) == 2:
+            return self.tile_maps.get((ids[0], ids[1]))
+        if len(ids) == 1:
+            name = ids[0]
+            if name in self.by_layer:
+                return self.by_layer[name]
+            # `layer_EPSG900913`, MapProxy's combined spelling.
+            layer, _, grid_id = name.rpartition("_")
+            return self.tile_maps.get((layer, grid_id))
+        return None
+
+    def tile(self, request: Request, parts: list[str], own_levels: bool) -> Response:
+        *ids, z_s, x_s, last = parts
+        y_s, _, ext = last.partition(".")
+        tile_map = self._tile_map(ids)
+        if tile_map is None:
+            raise NotFoundError(f"unknown layer: {'/'.join(ids)}")
+        try:
+            z, x, y = int(z_s), int(x_s), int(y_s)
+        except ValueError:
+            raise RequestError(f"invalid tile coordinates: {'/'.join(parts[-3:])}") from None
+        tileset = tile_map.tileset
+        if ext != tileset.format.ext and not (ext == "jpg" and tileset.format.ext == "jpeg"):
+            raise NotFoundError(f"invalid format ({ext}), this tile set only supports ({tileset.format.ext})")
+        grid = tileset.grid
+        if own_levels:
+            internal_z = z
+        else:
+            if not 0 <= z < len(tile_map.levels):
+                raise NotFoundError("the requested tile is outside the bounding box of the tile map")
+            internal_z = tile_map.levels[z]
+        coord = TileCoord(x, y, internal_z)
+        if not grid.contains(coord):
+            raise NotFoundError("the requested tile is outside the bounding box of the tile map")
+        want_nw = request.args.get("origin", "nw" if self.nw_by_default else "sw").lower() in ("nw", "ul")
+        if want_nw != (grid.origin == "ul"):
+            coord = grid.flip_y(coord)
+        tile = get_tile(coord, tileset)
+        return tile_response(request, tile, tileset.format.mime, self.state.max_age, self.state.allow_origin)
+
+    def capabilities(self, request: Request) -> Response:
+        base = request.base_url
+        entries = []
+        for tm in self.tile_maps.values():
+            href = f"{base}/tms/1.0.0/{tm.layer.name}/{tm.grid_id}"
+            entries.append(
+                f"    <TileMap title={quoteattr(tm.layer.title)} srs={quoteattr(_tms_srs(tm))}"
+                f" profile={quoteattr(tm.profile)} href={quoteattr(href)} />"
+            )
+        body = (
+            '<?xml version="1.0"?>\n<TileMapService version="1.0.0">\n'
+            f"  <Title>{escape(self._title())}</Title>\n  <Abstract></Abstract>\n  <TileMaps>\n"
+            + "\n".join(entries)
+            + "\n  </TileMaps>\n</TileMapService>\n"
+        )
+        return Response(200, body.encode(), XML, [("Vary", PROXY_VARY)])
+
+    def tile_map_resource(self, request: Request, tm: TMSTileMap) -> Response:
+        grid = tm.tileset.grid
+        href = f"{request.base_url}/tms/1.0.0/{tm.layer.name}/{tm.grid_id}"
+        b = grid.bbox
+        tilesets = "\n".join(
+            f"    <TileSet href={quoteattr(f'{href}/{order}')} units-per-pixel=\"{grid.res[z]!r}\" order=\"{order}\" />"
+            for order, z in enumerate(tm.levels)
+        )
+        fmt = tm.tileset.format
+        body = (
+            '<?xml version="1.0"?>\n<TileMap version="1.0.0">\n'
+            f"  <Title>{escape(tm.layer.title)}</Title>\n  <Abstract></Abstract>\n"
+            f"  <SRS>{escape(_tms_srs(tm))}</SRS>\n"
+            f'  <BoundingBox minx="{b.minx!r}" miny="{b.miny!r}" maxx="{b.maxx!r}" maxy="{b.maxy!r}" />\n'
+            f'  <Origin x="{b.minx!r}" y="{b.miny!r}" />\n'
+            f'  <TileFormat width="{grid.tile_size[0]}" height="{grid.tile_size[1]}" mime-type="{fmt.mime}" extension="{fmt.ext}" />\n'
+            f'  <TileSets profile="{tm.profile}">\n{tilesets}\n  </TileSets>\n</TileMap>\n'
+        )
+        return Response(200, body.encode(), XML, [("Vary", PROXY_VARY)])
+
+    def _title(self) -> str:
+        wmts = self.state.conf.services.wmts
+        md = (wmts.md if wmts else None) or {}
+        return str(md.get("title", "Tilegate"))
+
+
+def _tms_srs(tm: TMSTileMap) -> str:
+    return "OSGEO:41001" if tm.profile == "global-mercator" else tm.tileset.grid.srs.code

@@ -1,0 +1,232 @@
+"""WMTS 1.0.0: capabilities and GetTile, RESTful and KVP."""
+
+from __future__ import annotations
+
+import math
+import re
+from xml.sax.saxutils import escape, quoteattr
+
+import attrs
+
+from domain.bbox import Bbox
+from domain.errors import RequestError
+from domain.grid import Grid, TileCoord
+from domain.srs import srs, transform_bbox
+from domain.tiles import TileSet, get_tile
+from entrypoints.bootstrap import AppState, TileLayer
+from entrypoints.http import PROXY_VARY, Request, Response, tile_response
+from entrypoints.ogc import XML
+
+_PIXEL_SIZE = 0.00028  # metres, the "standardized rendering pixel" of WMTS scale denominators
+_METERS_PER_DEGREE = 6378137 * 2 * math.pi / 360
+_TEMPLATE_KEYS = ("Layer", "TileMatrixSet", "TileMatrix", "TileCol", "TileRow", "Format", "Style")
+DEFAULT_TEMPLATE = "/{Layer}/{TileMatrixSet}/{TileMatrix}/{TileCol}/{TileRow}.{Format}"
+
+
+def wmts_compatible(grid: Grid) -> bool:
+    """WMTS counts rows from the top: fine for nw grids, and for sw grids whose rows fill the
+    bbox exactly at every level (GLOBAL_GEODETIC's top tile reaches past 90°, so it is not)."""
+    if grid.origin == "ul":
+        return True
+    th = grid.tile_size[1]
+    return all(
+        math.isclose(ny * th * res, grid.bbox.height, rel_tol=1e-9) for (_, ny), res in zip(grid.sizes, grid.res, strict=True)
+    )
+
+
+def scale_denominator(grid: Grid, res: float) -> float:
+    meters_per_unit = _METERS_PER_DEGREE if grid.srs.is_latlong else 1.0
+    return res * meters_per_unit / _PIXEL_SIZE
+
+
+@attrs.define
+class WMTSService:
+    state: AppState
+    template: str
+    restful: bool
+    kvp: bool
+    layers: dict[str, TileLayer] = attrs.Factory(dict)
+    matrix_sets: dict[str, Grid] = attrs.Factory(dict)
+    tilesets: dict[tuple[str, str], TileSet] = attrs.Factory(dict)
+    route: re.Pattern[str] = attrs.field(init=False)
+
+    @route.default
+    def _route(self) -> re.Pattern[str]:
+        pattern = ""
+        for literal, key in re.findall(r"([^{]*)(?:\{(\w+)\})?", self.template):
+            pattern += re.escape(literal)
+            if key:
+                if key not in _TEMPLATE_KEYS:
+                    pattern += f"(?P<dim_{key}>[^/]+)"
+                else:
+                    pattern += f"(?P<{key}>[^/]+?)" if key != "Format" else r"(?P<Format>[A-Za-z0-9]+)"
+        return re.compile(pattern + "$")
+
+    @classmethod
+    def build(cls, state: AppState) -> WMTSService:
+        conf = state.conf.services.wmts
+        assert conf is not None  # noqa: S101 - only built when the service is on
+        service = cls(state, conf.restful_template, conf.restful, conf.kvp)
+        for layer in state.layers.values():
+            for tileset in layer.tilesets:
+                if not wmts_compatible(tileset.grid):
+                    continue
+                service.layers.setdefault(layer.name, layer)
+                service.matrix_sets.setdefault(tileset.grid.name, tileset.grid)
+                service.tilesets[(layer.name, tileset.grid.name)] = tileset
+        return service
+
+    def handle_rest(self, request: Request, rest: str) -> Response:
+        """rest: the path after `/wmts`."""
+        if rest == "/1.0.0/WMTSCapabilities.xml":
+            return self.capabilities(request, restful=True)
+        match = self.route.match(rest)
+        if not match or not self.restful:
+            raise RequestError(f"unknown WMTS resource {rest!r}", code="InvalidParameterValue")
+        g = match.groupdict()
+        return self.get_tile(request, g["Layer"], g["TileMatrixSet"], g["TileMatrix"], g["TileCol"], g["TileRow"], g["Format"])
+
+    def handle_kvp(self, request: Request) -> Response:
+        args = request.args
+        operation = args.get("request", "")
+        if operation.lower() == "getcapabilities":
+            return self.capabilities(request, restful=False)
+        if operation.lower() != "gettile":
+            if not operation:
+                raise RequestError("missing parameter REQUEST", param="request", code="MissingParameterValue")
+            raise RequestError(f"unknown request {operation!r}", param="request", code="OperationNotSupported")
+        values = []
+        for name in ("layer", "tilematrixset", "tilematrix", "tilecol", "tilerow", "format"):
+            if not args.get(name):
+                raise RequestError(f"missing parameter {name.upper()}", param=name, code="MissingParameterValue")
+            values.append(args[name])
+        return self.get_tile(request, *values)
+
+    def get_tile(
+        self, request: Request, layer: str, matrix_set: str, matrix: str, col: str, row: str, fmt: str
+    ) -> Response:
+        tileset = self.tilesets.get((layer, matrix_set))
+        if tileset is None:
+            if layer not in self.layers:
+                raise RequestError(f"unknown layer {layer!r}", param="layer")
+            raise RequestError(f"unknown tile matrix set {matrix_set!r}", param="tilematrixset")
+        wanted = fmt.split("/")[-1].lower()
+        if wanted not in (tileset.format.ext, tileset.format.mime.split("/")[-1]) and not (
+            wanted == "jpg" and tileset.format.ext == "jpeg"
+        ):
+            raise RequestError(f"invalid format {fmt!r}, this layer is {tileset.format.mime}", param="format")
+        coord = TileCoord(_int(col, "tilecol"), _int(row, "tilerow"), _int(matrix, "tilematrix"))
+        grid = tileset.grid
+        if not grid.contains(coord):
+            raise _out_of_range(coord, grid)
+        if grid.origin == "ll":
+            coord = grid.flip_y(coord)
+        tile = get_tile(coord, tileset)
+        return tile_response(request, tile, tileset.format.mime, self.state.max_age, self.state.allow_origin)
+
+    def capabilities(self, request: Request, restful: bool) -> Response:
+        base = request.base_url
+        md = self.state.conf.services.wmts.md if self.state.conf.services.wmts else None
+        md = md or {}
+        endpoint = f"{base}/wmts?" if restful else f"{base}/service?"
+        encoding = "RESTful" if restful else "KVP"
+        operations = "".join(
+            f'    <ows:Operation name="{op}"><ows:DCP><ows:HTTP><ows:Get xlink:href={quoteattr(endpoint)}>'
+            f'<ows:Constraint name="GetEncoding"><ows:AllowedValues><ows:Value>{encoding}</ows:Value>'
+            "</ows:AllowedValues></ows:Constraint></ows:Get></ows:HTTP></ows:DCP></ows:Operation>\n"
+            for op in ("GetCapabilities", "GetTile")
+        )
+        layers = "".join(self._layer_xml(layer, base, restful) for layer in self.layers.values())
+        matrix_sets = "".join(self._matrix_set_xml(name, grid) for name, grid in self.matrix_sets.items())
+        service_url = f"{base}/wmts/1.0.0/WMTSCapabilities.xml" if restful else f"{base}/service?REQUEST=GetCapabilities&SERVICE=WMTS"
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            '<Capabilities xmlns="http://www.opengis.net/wmts/1.0" xmlns:ows="http://www.opengis.net/ows/1.1"'
+            ' xmlns:xlink="http://www.w3.org/1999/xlink" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'
+            ' xmlns:gml="http://www.opengis.net/gml" xsi:schemaLocation="http://www.opengis.net/wmts/1.0'
+            ' http://schemas.opengis.net/wmts/1.0/wmtsGetCapabilities_response.xsd" version="1.0.0">\n'
+            "  <ows:ServiceIdentification>\n"
+            f"    <ows:Title>{escape(str(md.get('title', 'Tilegate')))}</ows:Title>\n"
+            f"    <ows:Abstract>{escape(str(md.get('abstract', '')))}</ows:Abstract>\n"
+            "    <ows:ServiceType>OGC WMTS</ows:ServiceType>\n    <ows:ServiceTypeVersion>1.0.0</ows:ServiceTypeVersion>\n"
+            f"    <ows:Fees>{escape(str(md.get('fees', 'none')))}</ows:Fees>\n"
+            f"    <ows:AccessConstraints>{escape(str(md.get('access_constraints', 'none')))}</ows:AccessConstraints>\n"
+            "  </ows:ServiceIdentification>\n"
+            f"  <ows:OperationsMetadata>\n{operations}  </ows:OperationsMetadata>\n"
+            f"  <Contents>\n{layers}{matrix_sets}  </Contents>\n"
+            f"  <ServiceMetadataURL xlink:href={quoteattr(service_url)}/>\n"
+            "</Capabilities>\n"
+        )
+        return Response(200, body.encode(), XML, [("Vary", PROXY_VARY)])
+
+    def _layer_xml(self, layer: TileLayer, base: str, restful: bool) -> str:
+        tilesets = [ts for ts in layer.tilesets if (layer.name, ts.grid.name) in self.tilesets]
+        fmt = tilesets[0].format
+        wgs84 = _wgs84_bbox(tilesets[0].grid)
+        links = "".join(f"      <TileMatrixSetLink><TileMatrixSet>{escape(ts.grid.name)}</TileMatrixSet></TileMatrixSetLink>\n" for ts in tilesets)
+        resource = ""
+        if restful:
+            template = (
+                base
+                + "/wmts"
+                + self.template.replace("{Layer}", layer.name).replace("{Format}", fmt.ext).replace("{Style}", "default")
+            )
+            resource = f'      <ResourceURL format="{fmt.mime}" resourceType="tile" template={quoteattr(template)}/>\n'
+        return (
+            "    <Layer>\n"
+            f"      <ows:Title>{escape(layer.title)}</ows:Title>\n"
+            f"      <ows:Abstract>{escape(str(layer.md.get('abstract', '')))}</ows:Abstract>\n"
+            "      <ows:WGS84BoundingBox>\n"
+            f"        <ows:LowerCorner>{wgs84.minx!r} {wgs84.miny!r}</ows:LowerCorner>\n"
+            f"        <ows:UpperCorner>{wgs84.maxx!r} {wgs84.maxy!r}</ows:UpperCorner>\n"
+            "      </ows:WGS84BoundingBox>\n"
+            f"      <ows:Identifier>{escape(layer.name)}</ows:Identifier>\n"
+            '      <Style isDefault="true"><ows:Identifier>default</ows:Identifier></Style>\n'
+            f"      <Format>{fmt.mime}</Format>\n{links}{resource}"
+            "    </Layer>\n"
+        )
+
+    def _matrix_set_xml(self, name: str, grid: Grid) -> str:
+        tw, th = grid.tile_size
+        matrices = []
+        for z, res in enumerate(grid.res):
+            nx, ny = grid.sizes[z]
+            top = grid.bbox.maxy if grid.origin == "ul" else grid.bbox.miny + ny * th * res
+            left, top_ne = grid.bbox.minx, top
+            corner = f"{top_ne!r} {left!r}" if grid.srs.is_axis_order_ne else f"{left!r} {top_ne!r}"
+            matrices.append(
+                "      <TileMatrix>\n"
+                f"        <ows:Identifier>{z:02d}</ows:Identifier>\n"
+                f"        <ScaleDenominator>{scale_denominator(grid, res)!r}</ScaleDenominator>\n"
+                f"        <TopLeftCorner>{corner}</TopLeftCorner>\n"
+                f"        <TileWidth>{tw}</TileWidth>\n        <TileHeight>{th}</TileHeight>\n"
+                f"        <MatrixWidth>{nx}</MatrixWidth>\n        <MatrixHeight>{ny}</MatrixHeight>\n"
+                "      </TileMatrix>\n"
+            )
+        crs = grid.srs.code.replace(":", "::") if ":" in grid.srs.code else grid.srs.code
+        return (
+            "    <TileMatrixSet>\n"
+            f"      <ows:Identifier>{escape(name)}</ows:Identifier>\n"
+            f"      <ows:SupportedCRS>urn:ogc:def:crs:{escape(crs)}</ows:SupportedCRS>\n"
+            + "".join(matrices)
+            + "    </TileMatrixSet>\n"
+        )
+
+
+def _wgs84_bbox(grid: Grid) -> Bbox:
+    return transform_bbox(grid.bbox, grid.srs, srs("EPSG:4326"))
+
+
+def _int(value: str, param: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise RequestError(f"{param.upper()} must be an integer, got {value!r}", param=param) from None
+
+
+def _out_of_range(coord: TileCoord, grid: Grid) -> RequestError:
+    if not 0 <= coord.z < grid.num_levels:
+        return RequestError(f"TILEMATRIX {coord.z} does not exist", param="tilematrix")
+    nx, ny = grid.sizes[coord.z]
+    param = "tilecol" if not 0 <= coord.x < nx else "tilerow"
+    return RequestError(f"{param.upper()} is out of range for this tile matrix", param=param, code="TileOutOfRange")
