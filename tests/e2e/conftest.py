@@ -1,0 +1,85 @@
+"""End-to-end fixtures: real processes (gunicorn, the dev server) on free local ports."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+VENV_BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            out = proc.stdout.read().decode() if proc.stdout else ""
+            raise RuntimeError(f"server exited with {proc.returncode}: {out}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"{url} did not answer within {timeout} s")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    if proc.stdout:
+        proc.stdout.close()
+
+
+class Server:
+    def __init__(self, proc: subprocess.Popen[bytes], url: str) -> None:
+        self.proc = proc
+        self.url = url
+
+
+def start_gunicorn(config: Path, workers: int = 2, extra: tuple[str, ...] = ()) -> Server:
+    port = free_port()
+    app = f"entrypoints.wsgiapp:make_wsgi_app({str(config)!r})"
+    cmd = [str(VENV_BIN / "gunicorn"), "--workers", str(workers), "--bind", f"127.0.0.1:{port}", *extra, app]
+    proc = subprocess.Popen(cmd, cwd=config.parent, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=os.environ.copy())
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(url + "/", proc)
+    except BaseException:
+        stop(proc)
+        raise
+    return Server(proc, url)
+
+
+@pytest.fixture
+def gunicorn_app() -> Iterator[object]:
+    """Call with a config path to get a running gunicorn (2 workers); stopped after the test."""
+    servers: list[Server] = []
+
+    def start(config: Path, workers: int = 2, extra: tuple[str, ...] = ()) -> Server:
+        server = start_gunicorn(config, workers, extra)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        stop(server.proc)
