@@ -1,0 +1,77 @@
+"""Named exclusive locks as `flock`s on files in one directory, shared by threads and processes."""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import attrs
+
+_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
+# File names are at most 255 bytes; longer escaped names keep a prefix and a digest.
+_MAX_NAME = 200
+_FIRST_SLEEP = 0.005
+_MAX_SLEEP = 0.05
+
+
+def lock_file_name(name: str) -> str:
+    """The file name of lock `name`: `%XX` for every byte outside [A-Za-z0-9._-], then `.lck`."""
+    safe = "".join(chr(b) if b in _SAFE else f"%{b:02X}" for b in name.encode())
+    if len(safe) > _MAX_NAME:
+        safe = safe[:100] + "~" + hashlib.sha256(name.encode()).hexdigest()
+    return safe + ".lck"
+
+
+@attrs.define
+class FcntlLocker:
+    """Locks named by strings, one lock file each under `directory` (created when first needed)."""
+
+    directory: Path = attrs.field(converter=Path)
+
+    def path_for(self, name: str) -> Path:
+        return self.directory / lock_file_name(name)
+
+    @contextmanager
+    def lock(self, name: str, timeout: float) -> Iterator[bool]:
+        """Hold lock `name` for the with-block; yields False if `timeout` seconds ran out."""
+        # A descriptor of our own each time: flock excludes other open file descriptions,
+        # so two threads of this process exclude each other as two processes do.
+        fd = self._open(str(self.path_for(name)))
+        acquired = False
+        try:
+            acquired = _acquire(fd, time.monotonic() + timeout)
+            yield acquired
+        finally:
+            # Closing releases the lock too; unlocking first says so. The file stays: removing
+            # it would let a waiter lock the unlinked file while a newcomer locks a new one.
+            if acquired:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    def _open(self, path: str) -> int:
+        flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC
+        try:
+            return os.open(path, flags, 0o666)
+        except FileNotFoundError:
+            os.makedirs(self.directory, exist_ok=True)
+            return os.open(path, flags, 0o666)
+
+
+def _acquire(fd: int, deadline: float) -> bool:
+    sleep = _FIRST_SLEEP
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            time.sleep(min(sleep, left))
+            sleep = min(sleep * 2, _MAX_SLEEP)
+        else:
+            return True

@@ -1,0 +1,200 @@
+"""Tiles as files in MapProxy's directory layouts, written atomically (temp file + rename)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import stat
+from collections.abc import Callable
+from pathlib import Path
+
+import attrs
+
+from domain.config import FileCacheBackendConf
+from domain.grid import Grid, TileCoord
+from domain.ports import EncodedTile, StoredTile
+
+# A writer's unfinished file ends in this; a cleanup may delete such files once they are old.
+TEMP_SUFFIX = ".tmp"
+SINGLE_COLOR_DIR = "single_color_tiles"
+
+
+def _tc(x: int, y: int, z: int) -> str:
+    return (
+        f"{z:02d}/{x // 1000000:03d}/{x // 1000 % 1000:03d}/{x % 1000:03d}"
+        f"/{y // 1000000:03d}/{y // 1000 % 1000:03d}/{y % 1000:03d}"
+    )
+
+
+def _mp(x: int, y: int, z: int) -> str:
+    return f"{z:02d}/{x // 10000:04d}/{x % 10000:04d}/{y // 10000:04d}/{y % 10000:04d}"
+
+
+def _tms(x: int, y: int, z: int) -> str:
+    return f"{z}/{x}/{y}"
+
+
+def _reverse_tms(x: int, y: int, z: int) -> str:
+    return f"{y}/{x}/{z}"
+
+
+def _quadkey(x: int, y: int, z: int) -> str:
+    # Rows are used as the grid counts them; level 0 gives an empty key (MapProxy's `.png`).
+    digits = []
+    for bit in range(z - 1, -1, -1):
+        digits.append(str(((x >> bit) & 1) | (((y >> bit) & 1) << 1)))
+    return "".join(digits)
+
+
+def _arcgis(x: int, y: int, z: int) -> str:
+    return f"L{z:02d}/R{y:08x}/C{x:08x}"
+
+
+LAYOUTS: dict[str, Callable[[int, int, int], str]] = {
+    "tc": _tc,
+    "mp": _mp,
+    "tms": _tms,
+    "reverse_tms": _reverse_tms,
+    "quadkey": _quadkey,
+    "arcgis": _arcgis,
+}
+
+_EXT = re.compile(r"[A-Za-z0-9]+")
+
+
+def _check_ext(
+    instance: FileCache, attribute: attrs.Attribute[str], value: str
+) -> None:
+    if not _EXT.fullmatch(value):
+        raise ValueError(f"a tile file extension is letters and digits, got {value!r}")
+
+
+@attrs.define
+class FileCache:
+    """The tiles of one cache in one grid, one file each under `directory`."""
+
+    directory: Path = attrs.field(converter=Path)
+    layout: str = attrs.field(validator=attrs.validators.in_(LAYOUTS))
+    ext: str = attrs.field(validator=_check_ext)
+    link_single_color_images: bool = False
+    _prefix: str = attrs.field(init=False)
+    _relative: Callable[[int, int, int], str] = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self._prefix = os.path.abspath(self.directory).rstrip("/") + "/"
+        self._relative = LAYOUTS[self.layout]
+
+    def path_for(self, coord: TileCoord) -> Path:
+        """The file that holds the tile at `coord`."""
+        return Path(self._location(coord))
+
+    def load(self, coord: TileCoord) -> StoredTile | None:
+        path = self._location(coord)
+        try:
+            st = os.lstat(path)
+            if stat.S_ISLNK(st.st_mode):
+                # A single-colour link: when it was made is its own mtime (the shared target
+                # is older); the bytes served are the target's.
+                size = os.stat(path).st_size
+            elif stat.S_ISREG(st.st_mode):
+                size = st.st_size
+            else:
+                return None
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        return StoredTile(coord, st.st_mtime, size, path=path)
+
+    def store(self, tile: EncodedTile) -> None:
+        path = self._location(tile.coord)
+        if self.link_single_color_images and tile.color is not None:
+            self._store_link(path, tile.data, tile.color)
+        else:
+            _write_atomic(path, tile.data)
+
+    def remove(self, coord: TileCoord) -> bool:
+        """Remove the tile at `coord`; False if there was none."""
+        try:
+            os.unlink(self._location(coord))
+        except (FileNotFoundError, NotADirectoryError):
+            return False
+        return True
+
+    def _location(self, coord: TileCoord) -> str:
+        x, y, z = coord.x, coord.y, coord.z
+        if x < 0 or y < 0 or z < 0:
+            raise ValueError(f"tile coordinates are never negative, got {coord}")
+        path = f"{self._prefix}{self._relative(x, y, z)}.{self.ext}"
+        if not os.path.normpath(path).startswith(self._prefix):
+            raise ValueError(
+                f"tile path {path!r} leaves the cache directory {self._prefix!r}"
+            )
+        return path
+
+    def _store_link(self, path: str, data: bytes, color: tuple[int, ...]) -> None:
+        name = "".join(f"{c:02x}" for c in color)
+        target = f"{self._prefix}{SINGLE_COLOR_DIR}/{name}.{self.ext}"
+        if not os.path.isfile(target):
+            _write_atomic(target, data)
+        link = os.path.relpath(target, os.path.dirname(path))
+        # A link made under a temp name and renamed replaces a tile file or older link at once.
+        _replace_atomic(path, lambda tmp: os.symlink(link, tmp))
+
+
+def _write_atomic(path: str, data: bytes) -> None:
+    def write(tmp: str) -> None:
+        # O_EXCL: the name is ours alone; mode 0o666 lets the umask decide, as for any file.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+        with open(fd, "wb") as f:
+            f.write(data)
+
+    _replace_atomic(path, write)
+
+
+def _replace_atomic(path: str, make: Callable[[str], None]) -> None:
+    """Make a new file system entry with `make(temp_path)`, then rename it onto `path`."""
+    tmp = f"{path}.{os.getpid()}-{os.urandom(6).hex()}{TEMP_SUFFIX}"
+    for attempt in range(3):
+        try:
+            make(tmp)
+            break
+        except FileNotFoundError:
+            # Its directory is missing, or was just removed by a cleanup of empty directories.
+            if attempt == 2:
+                raise
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+        except BaseException:
+            _unlink_quietly(tmp)
+            raise
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        _unlink_quietly(tmp)
+        raise
+
+
+def _unlink_quietly(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
+
+
+def cache_directory(
+    base_dir: Path,
+    cache_name: str,
+    grid: Grid,
+    backend: FileCacheBackendConf,
+    cache_dir: str | None,
+) -> Path:
+    """The directory of cache `cache_name`'s tiles in `grid`, named as MapProxy names it.
+
+    A relative `directory` or `cache_dir` is returned relative: MapProxy reads it from the
+    directory of the configuration file, which the caller knows. MapProxy rejects
+    `directory` on a cache with several grids; that check belongs to whoever sees all grids.
+    """
+    if backend.directory:
+        # MapProxy ignores the cache's `cache_dir` then (and logs a warning).
+        return Path(backend.directory)
+    base = Path(cache_dir) if cache_dir else base_dir
+    if backend.use_grid_names:
+        return base / cache_name / grid.name
+    return base / f"{cache_name}_{grid.srs.path_code}"
