@@ -79,6 +79,10 @@ def bootstrap(loaded: LoadedConfig, config_path: Path | None) -> AppState:
         unsupported = [s for s in cache.sources if s in conf.caches]
         if unsupported:
             raise ConfigError(str(config_path), [f"caches as sources are not supported yet @ $.caches['{cache_name}'].sources"])
+        if cache.cache.directory is not None and len(cache.grids) > 1:
+            raise ConfigError(
+                str(config_path), [f"a single directory cannot hold several grids @ $.caches['{cache_name}'].cache.directory"]
+            )
         g = conf.globals.cache
         fmt = image_format(cache.format)
         return tuple(
@@ -86,7 +90,8 @@ def bootstrap(loaded: LoadedConfig, config_path: Path | None) -> AppState:
                 name=f"{cache_name}_{grids[grid_name].name}",
                 grid=grids[grid_name],
                 cache=FileCache(
-                    cache_directory(base_dir, cache_name, grids[grid_name], cache.cache, cache.cache_dir),
+                    # Relative directories are relative to the configuration file, as in MapProxy.
+                    here / cache_directory(base_dir, cache_name, grids[grid_name], cache.cache, cache.cache_dir),
                     cache.cache.directory_layout,
                     fmt.ext,
                     link_single_color_images=_pick(cache.link_single_color_images, g.link_single_color_images),

@@ -2,16 +2,80 @@
 
 from __future__ import annotations
 
+import os
+import threading
+import time
+from collections.abc import Iterable
 from pathlib import Path
+
+import attrs
 
 from adapters import logs
 from adapters.config import load_config
+from domain.errors import ConfigError
 from entrypoints.app import TilegateApp
 from entrypoints.bootstrap import bootstrap
+from entrypoints.http import Environ, StartResponse
 
 
-def make_wsgi_app(config_path: str | Path, reloader: bool = False) -> TilegateApp:
-    """The app for a mapproxy.yaml; raises ConfigError naming the file and key path if it is bad."""
+def make_wsgi_app(config_path: str | Path, reloader: bool = False) -> TilegateApp | ReloadingApp:
+    """The app for a mapproxy.yaml; raises ConfigError naming the file and key path if it is bad.
+
+    With `reloader`, the app rebuilds itself when the file or one it includes (`base:`) changes,
+    and keeps serving the previous configuration when the new one is broken.
+    """
     logs.configure()
     path = Path(config_path).resolve()
-    return TilegateApp.from_state(bootstrap(load_config(path), path))
+    app, files = _load(path)
+    if not reloader:
+        return app
+    return ReloadingApp(path, app, files)
+
+
+def _load(path: Path) -> tuple[TilegateApp, dict[Path, float | None]]:
+    loaded = load_config(path)
+    return TilegateApp.from_state(bootstrap(loaded, path)), _mtimes(loaded.files)
+
+
+def _mtimes(files: Iterable[Path]) -> dict[Path, float | None]:
+    stamps: dict[Path, float | None] = {}
+    for f in files:
+        try:
+            stamps[f] = os.stat(f).st_mtime
+        except OSError:
+            stamps[f] = None
+    return stamps
+
+
+@attrs.define
+class ReloadingApp:
+    """Serves the current configuration, looking for changed files at most once per `interval`."""
+
+    path: Path
+    app: TilegateApp
+    files: dict[Path, float | None]
+    interval: float = 1.0
+    checked: float = attrs.field(factory=time.monotonic)
+    lock: threading.Lock = attrs.field(factory=threading.Lock)
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        if time.monotonic() - self.checked >= self.interval:
+            self._check()
+        return self.app(environ, start_response)
+
+    def _check(self) -> None:
+        if not self.lock.acquire(blocking=False):
+            return  # another thread is checking; serve the current app meanwhile
+        try:
+            self.checked = time.monotonic()
+            if _mtimes(self.files) == self.files:
+                return
+            try:
+                self.app, self.files = _load(self.path)
+                logs.get_logger(logs.CONFIG).info("configuration reloaded", file=str(self.path))
+            except ConfigError as exc:
+                # Keep serving the previous configuration; look again when the files change again.
+                self.files = _mtimes(self.files)
+                logs.get_logger(logs.CONFIG).error("configuration not reloaded", error=str(exc))
+        finally:
+            self.lock.release()
