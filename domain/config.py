@@ -6,7 +6,7 @@ can get wrong; cross references (a cache naming an unknown grid) are checked in 
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import attrs
 
@@ -17,12 +17,12 @@ BboxConf = tuple[float, float, float, float]
 ScalarParam = str | int | float | bool
 
 
-def _positive_pair(instance: object, attribute: attrs.Attribute[tuple[int, int] | None], value: tuple[int, int] | None) -> None:
+def _positive_pair(instance: object, attribute: attrs.Attribute[Any], value: tuple[int, int] | None) -> None:
     if value is not None and (value[0] <= 0 or value[1] <= 0):
         raise ConfigValueError(f"{attribute.name} must be two positive numbers, got {list(value)}")
 
 
-def _non_negative(instance: object, attribute: attrs.Attribute[int | None], value: int | None) -> None:
+def _non_negative(instance: object, attribute: attrs.Attribute[Any], value: int | None) -> None:
     if value is not None and value < 0:
         raise ConfigValueError(f"{attribute.name} must not be negative, got {value}")
 

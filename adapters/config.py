@@ -1,0 +1,145 @@
+"""mapproxy.yaml into the frozen config model: YAML, `base:` includes, cattrs, cross references."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import attrs
+import cattrs
+from cattrs.errors import ForbiddenExtraKeysError
+from cattrs.v import format_exception
+
+from adapters.config_checks import check_references, check_unsupported
+from adapters.config_hooks import register_hooks
+from adapters.config_merge import read_yaml, resolve_includes
+from adapters.logs import CONFIG, get_logger
+from domain.config import TilegateConf
+from domain.errors import ConfigError, ConfigValueError
+
+_converter = cattrs.Converter(forbid_extra_keys=True)
+register_hooks(_converter)
+
+_EXTRA = "extra fields found ("
+_log = get_logger(CONFIG)
+
+
+@attrs.frozen
+class LoadedConfig:
+    """A structured configuration, its warnings and the files it was read from."""
+
+    conf: TilegateConf
+    warnings: tuple[str, ...]
+    files: tuple[Path, ...]
+
+
+def load_config(path: Path) -> LoadedConfig:
+    """The configuration in `path` with its `base:` files merged in."""
+    loaded = _parse(read_yaml(path), str(path), path.parent, (path.resolve(),))
+    return attrs.evolve(loaded, files=(path, *loaded.files))
+
+
+def parse_config(
+    raw: object, source: str, base_dir: Path | None = None
+) -> LoadedConfig:
+    """An already loaded mapping structured; `base:` files are looked up in `base_dir` (or here)."""
+    return _parse(raw, source, base_dir or Path(), ())
+
+
+def _parse(
+    raw: object, source: str, base_dir: Path, chain: tuple[Path, ...]
+) -> LoadedConfig:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            source,
+            [
+                f"expected a mapping of configuration sections, got {type(raw).__name__} @ $"
+            ],
+        )
+    merged, files = resolve_includes(raw, source, base_dir, chain)
+    # `parts:` is free space for YAML anchors; an empty section (`caches:`) is no section.
+    data = copy.deepcopy(
+        {
+            k: v
+            for k, v in merged.items()
+            if k not in ("parts", "base") and v is not None
+        }
+    )
+    warnings, errors = check_unsupported(data)
+    conf, extra = _structure(data, source, errors)
+    warnings += extra
+    errors += check_references(conf, data)
+    if errors:
+        raise ConfigError(source, errors)
+    for warning in warnings:
+        _log.warning("configuration warning", file=source, problem=warning)
+    return LoadedConfig(conf=conf, warnings=tuple(warnings), files=tuple(files))
+
+
+def _structure(
+    data: dict[object, object], source: str, errors: list[str]
+) -> tuple[TilegateConf, list[str]]:
+    """Structured `data`; unknown keys are warnings, stripped before structuring again."""
+    warnings: list[str] = []
+    while True:
+        try:
+            conf = _converter.structure(data, TilegateConf)
+        except cattrs.BaseValidationError as exc:
+            problems = cattrs.transform_error(exc, path="$", format_exception=_describe)
+            unknown = [p for p in problems if p.startswith(_EXTRA)]
+            others = [p for p in problems if not p.startswith(_EXTRA)]
+            if others or not unknown:
+                raise ConfigError(source, errors + others) from exc
+            warnings += unknown
+            for path, keys in _extra_keys(exc, ()):
+                _strip(data, path, keys)
+        except ConfigValueError as exc:
+            raise ConfigError(source, [*errors, f"{exc} @ $"]) from exc
+        else:
+            return conf, warnings
+
+
+def _describe(exc: BaseException, type_: Any) -> str:
+    # Our hooks and attrs validators already say what is wrong: keep their words.
+    if isinstance(exc, ConfigValueError) or (
+        isinstance(exc, ValueError) and type_ is None
+    ):
+        return str(exc)
+    return format_exception(exc, type_)
+
+
+def _extra_keys(
+    exc: BaseException, path: tuple[object, ...]
+) -> Iterator[tuple[tuple[object, ...], set[str]]]:
+    """Where in the input `exc` found unknown keys, and which."""
+    if isinstance(exc, ForbiddenExtraKeysError):
+        yield path, exc.extra_fields
+    if not isinstance(
+        exc, cattrs.ClassValidationError | cattrs.IterableValidationError
+    ):
+        return
+    with_notes, without_notes = exc.group_exceptions()
+    for sub, note in with_notes:
+        step = (
+            note.name
+            if isinstance(note, cattrs.AttributeValidationNote)
+            else note.index
+        )
+        yield from _extra_keys(sub, (*path, step))
+    for sub in without_notes:
+        yield from _extra_keys(sub, path)
+
+
+def _strip(data: object, path: tuple[object, ...], keys: set[str]) -> None:
+    for step in path:
+        if isinstance(data, dict):  # noqa: SIM114  (separate, so mypy can narrow `step`)
+            data = data[step]
+        elif isinstance(data, list) and isinstance(step, int):
+            data = data[step]
+    if isinstance(data, dict):
+        for key in keys:
+            data.pop(key, None)

@@ -1,0 +1,182 @@
+"""Configuration checks beyond single values: unsupported MapProxy options and cross references."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from domain.config import LayerConf, TilegateConf, TileSourceConf
+from domain.grids import BUILTIN_GRIDS, flatten_grid_conf, grid_from_conf
+
+IGNORED, ERROR = "ignored", "error"
+
+# Options MapProxy documents that Tilegate does not implement yet. IGNORED where the rest of
+# the configuration still means the same (a warning), ERROR where ignoring the option would
+# silently serve different data than MapProxy.
+NOT_SUPPORTED: dict[str, dict[str, str]] = {
+    "services": {"wms": IGNORED, "kml": IGNORED, "ogcapi": IGNORED},
+    "globals": {"mapserver": IGNORED, "renderd": IGNORED, "srs": IGNORED},
+    "grid": {"align_resolutions_with": ERROR},
+    "source": {
+        "image": IGNORED,
+        "on_error": IGNORED,
+        "forward_req_params": IGNORED,
+        "min_scale": ERROR,
+        "max_scale": ERROR,
+    },
+    "cache": {
+        "image": IGNORED,
+        "bulk_meta_tiles": IGNORED,
+        "refresh_before": IGNORED,
+        "upscale_tiles": IGNORED,
+        "downscale_tiles": IGNORED,
+        "use_direct_from_level": IGNORED,
+        "use_direct_from_res": IGNORED,
+        "cache_rescaled_tiles": IGNORED,
+        "watermark": ERROR,
+        "dimensions": ERROR,
+    },
+    "layer": {
+        "legendurl": IGNORED,
+        "wmts_kvp_legendurl": IGNORED,
+        "wmts_rest_legendurl": IGNORED,
+        "min_res": IGNORED,
+        "max_res": IGNORED,
+        "min_scale": IGNORED,
+        "max_scale": IGNORED,
+        "nominal_scale": IGNORED,
+        "tile_sources": ERROR,
+        "dimensions": ERROR,
+    },
+}
+
+
+def check_unsupported(data: dict[object, object]) -> tuple[list[str], list[str]]:
+    """Warnings and errors for the options in NOT_SUPPORTED, which are removed from `data`."""
+    warnings: list[str] = []
+    errors: list[str] = []
+    for place, path, section in _sections(data):
+        for key, severity in NOT_SUPPORTED[place].items():
+            if key not in section:
+                continue
+            del section[key]
+            if severity == IGNORED:
+                warnings.append(
+                    f"{key} is not supported yet and is ignored @ {path}.{key}"
+                )
+            else:
+                errors.append(f"{key} is not supported yet @ {path}.{key}")
+        if place == "cache" and isinstance(section.get("sources"), dict):
+            del section["sources"]
+            errors.append(
+                f"band merging (sources as a mapping) is not supported yet @ {path}.sources"
+            )
+    return warnings, errors
+
+
+def _sections(
+    data: dict[object, object],
+) -> Iterator[tuple[str, str, dict[object, object]]]:
+    for place in ("services", "globals"):
+        if isinstance(section := data.get(place), dict):
+            yield place, f"$.{place}", section
+    for place, top in (("grid", "grids"), ("source", "sources"), ("cache", "caches")):
+        entries = data.get(top)
+        if isinstance(entries, dict):
+            for name, entry in entries.items():
+                if isinstance(entry, dict):
+                    yield place, f"$.{top}[{name!r}]", entry
+    layers = data.get("layers")
+    if isinstance(layers, dict):
+        for name, layer in layers.items():
+            if isinstance(layer, dict):
+                yield from _layer_sections(layer, f"$.layers[{name!r}]")
+    elif isinstance(layers, list):
+        for index, layer in enumerate(layers):
+            if isinstance(layer, dict):
+                yield from _layer_sections(layer, f"$.layers[{index}]")
+
+
+def _layer_sections(
+    layer: dict[object, object], path: str
+) -> Iterator[tuple[str, str, dict[object, object]]]:
+    yield "layer", path, layer
+    if isinstance(children := layer.get("layers"), list):
+        for index, child in enumerate(children):
+            if isinstance(child, dict):
+                yield from _layer_sections(child, f"{path}.layers[{index}]")
+
+
+def check_references(conf: TilegateConf, data: dict[object, object]) -> list[str]:
+    """Every name that points nowhere, every cycle of caches and every grid that cannot be built."""
+    errors: list[str] = []
+    grids = BUILTIN_GRIDS | conf.grids
+    feeds = set(conf.sources) | set(conf.caches)
+    for name, cache in conf.caches.items():
+        path = f"$.caches[{name!r}]"
+        errors += [
+            f"unknown source or cache {s!r} @ {path}.sources[{i}]"
+            for i, s in enumerate(cache.sources)
+            if s not in feeds
+        ]
+        errors += [
+            f"unknown grid {g!r} @ {path}.grids[{i}]"
+            for i, g in enumerate(cache.grids)
+            if g not in grids
+        ]
+    errors += _cache_cycles(conf)
+    for name, source in conf.sources.items():
+        if isinstance(source, TileSourceConf) and source.grid not in grids:
+            errors.append(f"unknown grid {source.grid!r} @ $.sources[{name!r}].grid")
+    dict_form = isinstance(data.get("layers"), dict)
+    for index, layer in enumerate(conf.layers):
+        errors += _layer_references(
+            layer,
+            f"$.layers[{layer.name!r}]" if dict_form else f"$.layers[{index}]",
+            feeds,
+        )
+    for name in conf.grids:
+        try:
+            grid_from_conf(name, flatten_grid_conf(name, grids))
+        except ValueError as exc:
+            errors.append(f"{exc} @ $.grids[{name!r}]")
+    return errors
+
+
+def _layer_references(layer: LayerConf, path: str, feeds: set[str]) -> list[str]:
+    errors = [
+        f"unknown source or cache {s!r} @ {path}.sources[{i}]"
+        for i, s in enumerate(layer.sources)
+        if s not in feeds
+    ]
+    for index, child in enumerate(layer.layers):
+        errors += _layer_references(child, f"{path}.layers[{index}]", feeds)
+    return errors
+
+
+def _cache_cycles(conf: TilegateConf) -> list[str]:
+    """A cache that is, through other caches, its own source would recurse forever."""
+    errors = []
+    for name in conf.caches:
+        stack: list[tuple[str, tuple[str, ...]]] = [(name, (name,))]
+        while stack:
+            current, trail = stack.pop()
+            for index, source in enumerate(conf.caches[current].sources):
+                if source == name:
+                    cycle = " -> ".join((*trail, name))
+                    at = f"$.caches[{current!r}].sources[{index}]"
+                    errors.append(f"caches form a cycle: {cycle} @ {at}")
+                elif source in conf.caches and source not in trail:
+                    stack.append((source, (*trail, source)))
+    return _unique_cycles(errors)
+
+
+def _unique_cycles(errors: list[str]) -> list[str]:
+    # Each cycle is found once from every cache on it; report it once, from its first cache.
+    seen: set[frozenset[str]] = set()
+    out = []
+    for error in errors:
+        members = frozenset(error.split(": ", 1)[1].split(" @ ")[0].split(" -> "))
+        if members not in seen:
+            seen.add(members)
+            out.append(error)
+    return out
