@@ -1,7 +1,7 @@
 """The configuration model: frozen classes whose attributes keep MapProxy's YAML key names.
 
 The YAML adapter fills these; defaults are MapProxy's. Classes validate what a single value
-can get wrong; cross references (a cache naming an unknown grid) are checked in `domain.wiring`.
+can get wrong; cross references (a cache naming an unknown grid) are checked by the config adapter.
 """
 
 from __future__ import annotations

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import attrs
 
-from adapters import logs
 from adapters.config import LoadedConfig
 from adapters.debug_source import DebugSource
 from adapters.fcntl_locker import FcntlLocker
@@ -59,9 +58,6 @@ class AppState:
 
 def bootstrap(loaded: LoadedConfig, config_path: Path | None) -> AppState:
     conf = loaded.conf
-    log = logs.get_logger(logs.CONFIG)
-    for warning in loaded.warnings:
-        log.warning(warning)
     here = config_path.parent if config_path is not None else Path.cwd()
     grids = resolve_grids(conf.grids)
     http = HttpClient(conf.globals.http)
