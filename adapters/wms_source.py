@@ -1,0 +1,154 @@
+"""A `type: wms` source: GetMap requests as MapProxy sends them."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import attrs
+
+from adapters.http_client import HttpClient, image_from_response
+from adapters.logs import get_logger, source_logger_name
+from domain.config import ScalarParam, WMSSourceConf
+from domain.errors import ConfigValueError, SourceError
+from domain.formats import image_format
+from domain.ports import MapQuery, SourceImage
+from domain.srs import SRS, same_srs, srs
+
+_VERSIONS = ("1.0.0", "1.1.0", "1.1.1", "1.3.0")
+# Parameters every GetMap sets itself; a `req` or URL value for them is replaced, not sent twice.
+_OWN = frozenset(
+    {"SERVICE", "REQUEST", "VERSION", "SRS", "CRS", "BBOX", "WIDTH", "HEIGHT", "FORMAT"}
+)
+_URL_SAFE = ",:/"
+
+_log = get_logger(source_logger_name("wms"))
+
+
+def param_value(value: ScalarParam) -> str:
+    """A `req` value as sent: YAML booleans become the WMS spelling TRUE/FALSE."""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    return str(value)
+
+
+def _truthy(value: ScalarParam | None) -> bool:
+    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
+
+
+@attrs.define
+class WMSSource:
+    """Renders maps with GetMap requests to one WMS; `req.url` may carry its own query parameters."""
+
+    conf: WMSSourceConf
+    http: HttpClient
+    version: str = attrs.field(init=False)
+    supported_srs: tuple[SRS, ...] | None = attrs.field(init=False)
+    _base_url: str = attrs.field(init=False)
+    _fixed: list[tuple[str, str]] = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self.version = str((self.conf.wms_opts or {}).get("version", "1.1.1"))
+        if self.version not in _VERSIONS:
+            raise ConfigValueError(
+                f"wms_opts.version must be one of {', '.join(_VERSIONS)}, got {self.version!r}"
+            )
+        self.supported_srs = (
+            tuple(srs(code) for code in self.conf.supported_srs)
+            if self.conf.supported_srs
+            else None
+        )
+        for fmt in self.conf.supported_formats or ():
+            image_format(fmt)
+        parts = urlsplit(str(self.conf.req["url"]))
+        self._base_url = urlunsplit(parts._replace(query="", fragment=""))
+        req = {
+            k.upper(): param_value(v)
+            for k, v in self.conf.req.items()
+            if k.lower() != "url"
+        }
+        req.setdefault("STYLES", "")
+        kept = [
+            (k, v)
+            for k, v in parse_qsl(parts.query, keep_blank_values=True)
+            if k.upper() not in _OWN and k.upper() not in req
+        ]
+        self._fixed = kept + [(k, v) for k, v in req.items() if k not in _OWN]
+
+    @property
+    def supports_meta_tiles(self) -> bool:
+        return True
+
+    @property
+    def transparent(self) -> bool:
+        if self.conf.transparent is not None:
+            return self.conf.transparent
+        return _truthy(self.conf.req.get("transparent"))
+
+    def request_params(self, query: MapQuery) -> list[tuple[str, str]]:
+        """The GetMap parameters for query, after the URL's and `req`'s own."""
+        if self.supported_srs is not None and not any(
+            same_srs(query.srs, s) for s in self.supported_srs
+        ):
+            raise SourceError(
+                f"reprojection not supported yet: {query.srs} is not in supported_srs ({', '.join(map(str, self.supported_srs))})"
+            )
+        bbox = query.bbox.as_tuple()
+        if self.version == "1.3.0" and query.srs.is_axis_order_ne:
+            bbox = (bbox[1], bbox[0], bbox[3], bbox[2])
+        return [
+            *self._fixed,
+            ("SERVICE", "WMS"),
+            ("REQUEST", "GetMap"),
+            ("VERSION", self.version),
+            ("CRS" if self.version == "1.3.0" else "SRS", query.srs.code),
+            ("BBOX", ",".join(repr(v) for v in bbox)),
+            ("WIDTH", str(query.size[0])),
+            ("HEIGHT", str(query.size[1])),
+            ("FORMAT", self.request_format(query.format)),
+        ]
+
+    def request_format(self, wanted: str) -> str:
+        supported = self.conf.supported_formats
+        if not supported or any(
+            image_format(f).mime == image_format(wanted).mime for f in supported
+        ):
+            return wanted
+        return supported[0] if "/" in supported[0] else image_format(supported[0]).mime
+
+    def request_url(self, query: MapQuery) -> str:
+        return (
+            f"{self._base_url}?{urlencode(self.request_params(query), safe=_URL_SAFE)}"
+        )
+
+    def get_map(self, query: MapQuery) -> SourceImage:
+        conf_http = self.conf.http
+        method = (
+            (conf_http.method if conf_http and conf_http.method else None)
+            or self.http.conf.method
+            or "GET"
+        )
+        if method == "AUTO":
+            method = (
+                "POST" if any(k.lower() == "sld_body" for k in self.conf.req) else "GET"
+            )
+        if method == "POST":
+            url = self._base_url
+            body = urlencode(self.request_params(query)).encode()
+            resp = self.http.request(
+                "POST",
+                url,
+                body=body,
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+                http=conf_http,
+                concurrent_requests=self.conf.concurrent_requests,
+            )
+        else:
+            url = self.request_url(query)
+            resp = self.http.get(
+                url, http=conf_http, concurrent_requests=self.conf.concurrent_requests
+            )
+        try:
+            return image_from_response(resp, url, query.size, "WMS")
+        except SourceError as exc:
+            _log.warning("bad wms answer", error=str(exc))
+            raise
