@@ -17,7 +17,7 @@ from pathlib import Path
 
 import attrs
 
-from domain.errors import SourceTimeoutError
+from domain.errors import LockTimeoutError
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 _FIRST_SLEEP = 0.005
@@ -37,7 +37,7 @@ class HostSemaphore:
 
     @contextmanager
     def acquire(self, timeout: float) -> Iterator[None]:
-        """Hold one slot for the with-block; SourceTimeoutError if none frees up within `timeout`."""
+        """Hold one slot for the with-block; LockTimeoutError (503, retry later) if none frees up in time."""
         self.lock_dir.mkdir(parents=True, exist_ok=True)
         deadline = time.monotonic() + timeout
         sleep = _FIRST_SLEEP
@@ -46,7 +46,7 @@ class HostSemaphore:
             if fd is not None:
                 break
             if time.monotonic() >= deadline:
-                raise SourceTimeoutError(
+                raise LockTimeoutError(
                     f"no free request slot for {self.host} within {timeout:g} s (concurrent_requests={self.limit})"
                 )
             time.sleep(min(sleep, max(deadline - time.monotonic(), 0)))

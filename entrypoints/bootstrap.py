@@ -60,10 +60,10 @@ def bootstrap(loaded: LoadedConfig, config_path: Path | None) -> AppState:
     conf = loaded.conf
     here = config_path.parent if config_path is not None else Path.cwd()
     grids = resolve_grids(conf.grids)
-    http = HttpClient(conf.globals.http)
     base_dir = here / conf.globals.cache.base_dir
-    lock_dir = here / (conf.globals.cache.tile_lock_dir or conf.globals.cache.lock_dir or str(base_dir / "tile_locks"))
-    locker = FcntlLocker(lock_dir)
+    lock_dir = here / (conf.globals.cache.lock_dir or base_dir / "tile_locks")
+    http = HttpClient(conf.globals.http, lock_dir=lock_dir)
+    locker = FcntlLocker(here / (conf.globals.cache.tile_lock_dir or lock_dir))
     sources: dict[str, MapSource] = {}
 
     def source(name: str) -> MapSource:

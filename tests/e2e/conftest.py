@@ -51,9 +51,10 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 class Server:
-    def __init__(self, proc: subprocess.Popen[bytes], url: str) -> None:
+    def __init__(self, proc: subprocess.Popen[bytes], url: str, config: Path) -> None:
         self.proc = proc
         self.url = url
+        self.config = config
 
 
 def start_gunicorn(config: Path, workers: int = 2, extra: tuple[str, ...] = ()) -> Server:
@@ -67,7 +68,7 @@ def start_gunicorn(config: Path, workers: int = 2, extra: tuple[str, ...] = ()) 
     except BaseException:
         stop(proc)
         raise
-    return Server(proc, url)
+    return Server(proc, url, config)
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from adapters.tile_source import TileSource
 from adapters.wms_source import WMSSource
 from domain.bbox import Bbox
 from domain.config import HttpConf, ScalarParam, TileSourceConf, WMSSourceConf
-from domain.errors import ConfigValueError, SourceError, SourceTimeoutError
+from domain.errors import ConfigValueError, LockTimeoutError, SourceError, SourceTimeoutError
 from domain.grid import Grid, TileCoord
 from domain.grids import resolve_grids
 from domain.ports import MapQuery
@@ -562,7 +562,7 @@ def test_host_semaphore_wait_is_bounded(tmp_path: Path) -> None:
         assert (tmp_path / "http-example.org_80-0.lck").exists()
         start = time.monotonic()
         with (
-            pytest.raises(SourceTimeoutError, match="no free request slot"),
+            pytest.raises(LockTimeoutError, match="no free request slot"),
             semaphore.acquire(0.2),
         ):
             pass
