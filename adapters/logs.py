@@ -19,7 +19,7 @@ def source_logger_name(source_type: str) -> str:
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
-    return structlog.stdlib.get_logger(name)  # type: ignore[no-any-return]
+    return structlog.stdlib.get_logger(name)
 
 
 def configure(debug: bool = False) -> None:
@@ -28,7 +28,9 @@ def configure(debug: bool = False) -> None:
         processors=[
             structlog.stdlib.filter_by_level,
             structlog.processors.format_exc_info,
-            structlog.processors.KeyValueRenderer(key_order=["event"], drop_missing=True),
+            structlog.processors.KeyValueRenderer(
+                key_order=["event"], drop_missing=True
+            ),
         ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,

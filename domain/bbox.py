@@ -7,9 +7,13 @@ import math
 import attrs
 
 
-def _check_finite(instance: Bbox, attribute: attrs.Attribute[float], value: float) -> None:
+def _check_finite(
+    instance: Bbox, attribute: attrs.Attribute[float], value: float
+) -> None:
     if not math.isfinite(value):
-        raise ValueError(f"bbox {attribute.name} must be a finite number, not {value!r}")
+        raise ValueError(
+            f"bbox {attribute.name} must be a finite number, not {value!r}"
+        )
 
 
 @attrs.frozen
@@ -37,10 +41,20 @@ class Bbox:
         return (self.minx, self.miny, self.maxx, self.maxy)
 
     def intersects(self, other: Bbox) -> bool:
-        return self.minx < other.maxx and other.minx < self.maxx and self.miny < other.maxy and other.miny < self.maxy
+        return (
+            self.minx < other.maxx
+            and other.minx < self.maxx
+            and self.miny < other.maxy
+            and other.miny < self.maxy
+        )
 
     def contains(self, other: Bbox) -> bool:
-        return self.minx <= other.minx and self.miny <= other.miny and self.maxx >= other.maxx and self.maxy >= other.maxy
+        return (
+            self.minx <= other.minx
+            and self.miny <= other.miny
+            and self.maxx >= other.maxx
+            and self.maxy >= other.maxy
+        )
 
     def intersection(self, other: Bbox) -> Bbox | None:
         minx, miny = max(self.minx, other.minx), max(self.miny, other.miny)
@@ -51,5 +65,8 @@ class Bbox:
 
     def union(self, other: Bbox) -> Bbox:
         return Bbox(
-            min(self.minx, other.minx), min(self.miny, other.miny), max(self.maxx, other.maxx), max(self.maxy, other.maxy)
+            min(self.minx, other.minx),
+            min(self.miny, other.miny),
+            max(self.maxx, other.maxx),
+            max(self.maxy, other.maxy),
         )

@@ -17,12 +17,18 @@ BboxConf = tuple[float, float, float, float]
 ScalarParam = str | int | float | bool
 
 
-def _positive_pair(instance: object, attribute: attrs.Attribute[Any], value: tuple[int, int] | None) -> None:
+def _positive_pair(
+    instance: object, attribute: attrs.Attribute[Any], value: tuple[int, int] | None
+) -> None:
     if value is not None and (value[0] <= 0 or value[1] <= 0):
-        raise ConfigValueError(f"{attribute.name} must be two positive numbers, got {list(value)}")
+        raise ConfigValueError(
+            f"{attribute.name} must be two positive numbers, got {list(value)}"
+        )
 
 
-def _non_negative(instance: object, attribute: attrs.Attribute[Any], value: int | None) -> None:
+def _non_negative(
+    instance: object, attribute: attrs.Attribute[Any], value: int | None
+) -> None:
     if value is not None and value < 0:
         raise ConfigValueError(f"{attribute.name} must not be negative, got {value}")
 
@@ -41,7 +47,9 @@ class GridConf:
     num_levels: int | None = None
     min_res: float | None = None
     max_res: float | None = None
-    tile_size: tuple[int, int] | None = attrs.field(default=None, validator=_positive_pair)
+    tile_size: tuple[int, int] | None = attrs.field(
+        default=None, validator=_positive_pair
+    )
     origin: str | None = None
     threshold_res: tuple[float, ...] | None = None
     stretch_factor: float | None = None
@@ -151,7 +159,9 @@ class FileCacheBackendConf:
     """A cache's `cache:` options for `type: file` (the default)."""
 
     type: Literal["file"] = "file"
-    directory_layout: Literal["tc", "mp", "tms", "reverse_tms", "quadkey", "arcgis"] = "tc"
+    directory_layout: Literal["tc", "mp", "tms", "reverse_tms", "quadkey", "arcgis"] = (
+        "tc"
+    )
     directory: str | None = None
     use_grid_names: bool = False
 
@@ -164,7 +174,9 @@ class CacheConf:
     grids: tuple[str, ...] = ("GLOBAL_MERCATOR",)
     format: str = "image/png"
     request_format: str | None = None
-    meta_size: tuple[int, int] | None = attrs.field(default=None, validator=_positive_pair)
+    meta_size: tuple[int, int] | None = attrs.field(
+        default=None, validator=_positive_pair
+    )
     meta_buffer: int | None = attrs.field(default=None, validator=_non_negative)
     minimize_meta_requests: bool | None = None
     disable_storage: bool = False
@@ -230,7 +242,9 @@ class TMSServiceConf:
 class WMTSServiceConf:
     restful: bool = True
     kvp: bool = True
-    restful_template: str = "/{Layer}/{TileMatrixSet}/{TileMatrix}/{TileCol}/{TileRow}.{Format}"
+    restful_template: str = (
+        "/{Layer}/{TileMatrixSet}/{TileMatrix}/{TileCol}/{TileRow}.{Format}"
+    )
     md: dict[str, object] | None = None
 
 

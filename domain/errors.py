@@ -23,7 +23,12 @@ class ConfigValueError(TilegateError, ValueError):
 class RequestError(TilegateError):
     """Bad client input; `param` names the offending request parameter if there is one."""
 
-    def __init__(self, message: str, param: str | None = None, code: str = "InvalidParameterValue") -> None:
+    def __init__(
+        self,
+        message: str,
+        param: str | None = None,
+        code: str = "InvalidParameterValue",
+    ) -> None:
         self.param = param
         self.code = code
         super().__init__(message)

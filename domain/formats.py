@@ -25,7 +25,11 @@ _FORMATS = (
     ImageFormat("image/tiff", "tiff", "TIFF"),
     ImageFormat("image/webp", "webp", "WEBP"),
 )
-_BY_NAME = {f.mime: f for f in _FORMATS} | {f.ext: f for f in _FORMATS} | {"jpg": _FORMATS[1], "image/jpg": _FORMATS[1]}
+_BY_NAME = (
+    {f.mime: f for f in _FORMATS}
+    | {f.ext: f for f in _FORMATS}
+    | {"jpg": _FORMATS[1], "image/jpg": _FORMATS[1]}
+)
 
 
 def image_format(name: str) -> ImageFormat:

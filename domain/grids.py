@@ -17,8 +17,12 @@ from domain.srs import transform_bbox
 _MERCATOR_EXTENT = 20037508.342789244
 DEFAULT_BBOXES = {
     "EPSG:4326": Bbox(-180, -90, 180, 90),
-    "EPSG:900913": Bbox(-_MERCATOR_EXTENT, -_MERCATOR_EXTENT, _MERCATOR_EXTENT, _MERCATOR_EXTENT),
-    "EPSG:3857": Bbox(-_MERCATOR_EXTENT, -_MERCATOR_EXTENT, _MERCATOR_EXTENT, _MERCATOR_EXTENT),
+    "EPSG:900913": Bbox(
+        -_MERCATOR_EXTENT, -_MERCATOR_EXTENT, _MERCATOR_EXTENT, _MERCATOR_EXTENT
+    ),
+    "EPSG:3857": Bbox(
+        -_MERCATOR_EXTENT, -_MERCATOR_EXTENT, _MERCATOR_EXTENT, _MERCATOR_EXTENT
+    ),
 }
 
 BUILTIN_GRIDS: dict[str, GridConf] = {
@@ -36,13 +40,18 @@ def parse_origin(value: str | None) -> Origin:
     try:
         return _ORIGINS[value.lower()]
     except KeyError:
-        raise ConfigValueError(f"unknown origin {value!r}, expected one of ll, sw, ul, nw") from None
+        raise ConfigValueError(
+            f"unknown origin {value!r}, expected one of ll, sw, ul, nw"
+        ) from None
 
 
 def resolve_grids(confs: dict[str, GridConf]) -> dict[str, Grid]:
     """Every built-in and configured grid, built; a problem names the grid it is in."""
     all_confs = BUILTIN_GRIDS | confs
-    return {name: grid_from_conf(name, flatten_grid_conf(name, all_confs)) for name in all_confs}
+    return {
+        name: grid_from_conf(name, flatten_grid_conf(name, all_confs))
+        for name in all_confs
+    }
 
 
 def flatten_grid_conf(name: str, confs: dict[str, GridConf]) -> GridConf:
@@ -51,12 +60,18 @@ def flatten_grid_conf(name: str, confs: dict[str, GridConf]) -> GridConf:
     conf = confs[name]
     while conf.base is not None:
         if conf.base in seen:
-            raise ConfigValueError(f"grid {name!r}: base grids form a cycle: {' -> '.join([*seen, conf.base])}")
+            raise ConfigValueError(
+                f"grid {name!r}: base grids form a cycle: {' -> '.join([*seen, conf.base])}"
+            )
         if conf.base not in confs:
             raise ConfigValueError(f"grid {name!r}: unknown base grid {conf.base!r}")
         seen.append(conf.base)
         parent = confs[conf.base]
-        own = {k: v for k, v in attrs.asdict(conf, recurse=False).items() if v is not None and k != "base"}
+        own = {
+            k: v
+            for k, v in attrs.asdict(conf, recurse=False).items()
+            if v is not None and k != "base"
+        }
         conf = attrs.evolve(parent, **own)
     return conf
 
@@ -94,28 +109,38 @@ def _build(name: str, conf: GridConf) -> Grid:
         origin=parse_origin(conf.origin),
         threshold_res=tuple(conf.threshold_res or ()),
         stretch_factor=conf.stretch_factor if conf.stretch_factor is not None else 1.15,
-        max_shrink_factor=conf.max_shrink_factor if conf.max_shrink_factor is not None else 4.0,
+        max_shrink_factor=conf.max_shrink_factor
+        if conf.max_shrink_factor is not None
+        else 4.0,
     )
 
 
-def _resolutions(conf: GridConf, bbox: Bbox, tile_size: tuple[int, int]) -> tuple[float, ...]:
+def _resolutions(
+    conf: GridConf, bbox: Bbox, tile_size: tuple[int, int]
+) -> tuple[float, ...]:
     sqrt2 = conf.res_factor == "sqrt2"
     factor = math.sqrt(2) if sqrt2 else float(cast(float, conf.res_factor or 2.0))
     if factor <= 1:
-        raise ConfigValueError(f"res_factor must be greater than 1, got {conf.res_factor}")
+        raise ConfigValueError(
+            f"res_factor must be greater than 1, got {conf.res_factor}"
+        )
     min_res = conf.min_res or max(bbox.width / tile_size[0], bbox.height / tile_size[1])
     max_res = conf.max_res
     if conf.num_levels is not None and conf.num_levels < 1:
         raise ConfigValueError(f"num_levels must be at least 1, got {conf.num_levels}")
     if max_res:
         if max_res > min_res:
-            raise ConfigValueError(f"max_res {max_res} is coarser than min_res {min_res}")
+            raise ConfigValueError(
+                f"max_res {max_res} is coarser than min_res {min_res}"
+            )
         if conf.num_levels:
             if conf.num_levels == 1:
                 return (min_res,)
             # Evenly spaced on a log scale, first and last exactly min_res and max_res.
             step = (math.log10(min_res) - math.log10(max_res)) / (conf.num_levels - 1)
-            return tuple(10 ** (math.log10(min_res) - step * i) for i in range(conf.num_levels))
+            return tuple(
+                10 ** (math.log10(min_res) - step * i) for i in range(conf.num_levels)
+            )
         # As MapProxy: levels down to the last one that is still coarser than max_res.
         res = [min_res]
         while res[-1] / factor > max_res:

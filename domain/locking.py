@@ -16,7 +16,13 @@ from domain.ports import Locker
 T = TypeVar("T")
 
 
-def create_once(name: str, find: Callable[[], T | None], create: Callable[[], T], locker: Locker, timeout: float) -> T:
+def create_once(
+    name: str,
+    find: Callable[[], T | None],
+    create: Callable[[], T],
+    locker: Locker,
+    timeout: float,
+) -> T:
     """The result `find` returns, else `create`'s, created by one holder of lock `name` at a time."""
     with locker.lock(name, timeout) as acquired:
         if (found := find()) is not None:

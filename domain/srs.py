@@ -12,7 +12,12 @@ from domain.bbox import Bbox
 from domain.errors import ConfigValueError
 
 # Codes that predate the EPSG registry's entry for web mercator; MapProxy still uses them.
-_ALIASES = {"CRS:84": "OGC:CRS84", "EPSG:900913": "EPSG:3857", "EPSG:102100": "EPSG:3857", "EPSG:102113": "EPSG:3857"}
+_ALIASES = {
+    "CRS:84": "OGC:CRS84",
+    "EPSG:900913": "EPSG:3857",
+    "EPSG:102100": "EPSG:3857",
+    "EPSG:102113": "EPSG:3857",
+}
 
 
 @attrs.frozen
@@ -74,19 +79,27 @@ def _transformer(src: str, dst: str) -> pyproj.Transformer:
 
 
 def same_srs(a: SRS, b: SRS) -> bool:
-    return a.code == b.code or _ALIASES.get(a.code, a.code) == _ALIASES.get(b.code, b.code)
+    return a.code == b.code or _ALIASES.get(a.code, a.code) == _ALIASES.get(
+        b.code, b.code
+    )
 
 
 def transform_bbox(bbox: Bbox, src: SRS, dst: SRS) -> Bbox:
     """The bbox in dst that covers bbox in src, from densified edges rather than corners."""
     if same_srs(src, dst):
         return bbox
-    minx, miny, maxx, maxy = _transformer(src.code, dst.code).transform_bounds(*bbox.as_tuple(), densify_pts=21)
+    minx, miny, maxx, maxy = _transformer(src.code, dst.code).transform_bounds(
+        *bbox.as_tuple(), densify_pts=21
+    )
     return Bbox(minx, miny, maxx, maxy)
 
 
-def transform_points(points: list[tuple[float, float]], src: SRS, dst: SRS) -> list[tuple[float, float]]:
+def transform_points(
+    points: list[tuple[float, float]], src: SRS, dst: SRS
+) -> list[tuple[float, float]]:
     if same_srs(src, dst):
         return points
-    xs, ys = _transformer(src.code, dst.code).transform([p[0] for p in points], [p[1] for p in points])
+    xs, ys = _transformer(src.code, dst.code).transform(
+        [p[0] for p in points], [p[1] for p in points]
+    )
     return list(zip(xs, ys, strict=True))

@@ -36,7 +36,9 @@ class TilegateApp:
             wmts=WMTSService.build(state) if services.wmts is not None else None,
         )
 
-    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+    def __call__(
+        self, environ: Environ, start_response: StartResponse
+    ) -> Iterable[bytes]:
         request = Request.from_environ(environ)
         try:
             response = self.dispatch(request)
@@ -47,12 +49,19 @@ class TilegateApp:
 
     def dispatch(self, request: Request) -> Response:
         if request.method not in ("GET", "HEAD"):
-            return Response(405, b"method not allowed\n", headers=[("Allow", "GET, HEAD")])
+            return Response(
+                405, b"method not allowed\n", headers=[("Allow", "GET, HEAD")]
+            )
         parts = request.path.split("/")
         root = parts[1] if len(parts) > 1 else ""
         render: ErrorRenderer = tms_error
         try:
-            if root == "tms" and self.tms is not None and len(parts) >= 3 and parts[2] == "1.0.0":
+            if (
+                root == "tms"
+                and self.tms is not None
+                and len(parts) >= 3
+                and parts[2] == "1.0.0"
+            ):
                 return self.tms.handle(request, parts[3:], own_levels=False)
             if root == "tiles" and self.tms is not None:
                 return self.tms.handle(request, parts[2:], own_levels=True)
@@ -68,7 +77,9 @@ class TilegateApp:
             return Response(404, b"not found\n")
         except TilegateError as error:
             if not isinstance(error, RequestError):
-                logs.get_logger(logs.SYSTEM).warning("request failed", path=request.path, error=str(error))
+                logs.get_logger(logs.SYSTEM).warning(
+                    "request failed", path=request.path, error=str(error)
+                )
             return render(error)
 
     def kvp(self, request: Request) -> Response:
@@ -76,7 +87,11 @@ class TilegateApp:
         if service == "WMTS" and self.wmts is not None and self.wmts.kvp:
             return self.wmts.handle_kvp(request)
         if not service:
-            raise RequestError("missing parameter SERVICE", param="service", code="MissingParameterValue")
+            raise RequestError(
+                "missing parameter SERVICE",
+                param="service",
+                code="MissingParameterValue",
+            )
         raise NotFoundError(f"service {service!r} is not offered here", param="service")
 
     def welcome(self, request: Request) -> Response:
@@ -89,6 +104,14 @@ class TilegateApp:
         if services.wmts is not None:
             links.append(("wmts/1.0.0/WMTSCapabilities.xml", "WMTS capabilities"))
         base = escape(request.base_url, quote=True)
-        items = "".join(f'<li><a href="{base}/{href}">{escape(label)}</a></li>' for href, label in links)
+        items = "".join(
+            f'<li><a href="{base}/{href}">{escape(label)}</a></li>'
+            for href, label in links
+        )
         body = f"<!doctype html><html><head><title>Tilegate</title></head><body><h1>Tilegate</h1><ul>{items}</ul></body></html>"
-        return Response(200, body.encode(), "text/html; charset=utf-8", [("Vary", "Host, X-Script-Name, X-Forwarded-Host, X-Forwarded-Proto")])
+        return Response(
+            200,
+            body.encode(),
+            "text/html; charset=utf-8",
+            [("Vary", "Host, X-Script-Name, X-Forwarded-Host, X-Forwarded-Proto")],
+        )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TypeVar
 
 import attrs
 
@@ -21,8 +22,8 @@ from domain.config import (
     GeoJSONSourceConf,
     LayerConf,
     SourceConf,
-    TileSourceConf,
     TilegateConf,
+    TileSourceConf,
     WMSSourceConf,
 )
 from domain.errors import ConfigError
@@ -32,6 +33,8 @@ from domain.grids import resolve_grids
 from domain.imaging import EncodeOptions
 from domain.ports import MapSource
 from domain.tiles import TileSet
+
+T = TypeVar("T")
 
 
 @attrs.frozen
@@ -74,10 +77,18 @@ def bootstrap(loaded: LoadedConfig, config_path: Path | None) -> AppState:
     def tilesets(cache_name: str, cache: CacheConf) -> tuple[TileSet, ...]:
         unsupported = [s for s in cache.sources if s in conf.caches]
         if unsupported:
-            raise ConfigError(str(config_path), [f"caches as sources are not supported yet @ $.caches['{cache_name}'].sources"])
+            raise ConfigError(
+                str(config_path),
+                [
+                    f"caches as sources are not supported yet @ $.caches['{cache_name}'].sources"
+                ],
+            )
         if cache.cache.directory is not None and len(cache.grids) > 1:
             raise ConfigError(
-                str(config_path), [f"a single directory cannot hold several grids @ $.caches['{cache_name}'].cache.directory"]
+                str(config_path),
+                [
+                    f"a single directory cannot hold several grids @ $.caches['{cache_name}'].cache.directory"
+                ],
             )
         g = conf.globals.cache
         fmt = image_format(cache.format)
@@ -87,10 +98,19 @@ def bootstrap(loaded: LoadedConfig, config_path: Path | None) -> AppState:
                 grid=grids[grid_name],
                 cache=FileCache(
                     # Relative directories are relative to the configuration file, as in MapProxy.
-                    here / cache_directory(base_dir, cache_name, grids[grid_name], cache.cache, cache.cache_dir),
+                    here
+                    / cache_directory(
+                        base_dir,
+                        cache_name,
+                        grids[grid_name],
+                        cache.cache,
+                        cache.cache_dir,
+                    ),
                     cache.cache.directory_layout,
                     fmt.ext,
-                    link_single_color_images=_pick(cache.link_single_color_images, g.link_single_color_images),
+                    link_single_color_images=_pick(
+                        cache.link_single_color_images, g.link_single_color_images
+                    ),
                 ),
                 sources=tuple(source(s) for s in cache.sources),
                 format=fmt,
@@ -99,9 +119,13 @@ def bootstrap(loaded: LoadedConfig, config_path: Path | None) -> AppState:
                 clock=time.time,
                 meta_size=cache.meta_size or g.meta_size,
                 meta_buffer=_pick(cache.meta_buffer, g.meta_buffer),
-                minimize_meta_requests=_pick(cache.minimize_meta_requests, g.minimize_meta_requests),
+                minimize_meta_requests=_pick(
+                    cache.minimize_meta_requests, g.minimize_meta_requests
+                ),
                 disable_storage=cache.disable_storage,
-                link_single_color_images=_pick(cache.link_single_color_images, g.link_single_color_images),
+                link_single_color_images=_pick(
+                    cache.link_single_color_images, g.link_single_color_images
+                ),
                 lock_timeout=g.lock_timeout,
                 encode_options=EncodeOptions(paletted=conf.globals.image.paletted),
             )
@@ -112,12 +136,18 @@ def bootstrap(loaded: LoadedConfig, config_path: Path | None) -> AppState:
     layers: dict[str, TileLayer] = {}
     for layer in _named_layers(conf.layers):
         # As MapProxy: a layer is tiled when its only source is a cache.
-        if len(layer.sources) != 1 or layer.sources[0] not in conf.caches or layer.name is None:
+        if (
+            len(layer.sources) != 1
+            or layer.sources[0] not in conf.caches
+            or layer.name is None
+        ):
             continue
         cache_name = layer.sources[0]
         if cache_name not in built:
             built[cache_name] = tilesets(cache_name, conf.caches[cache_name])
-        layers[layer.name] = TileLayer(layer.name, layer.title, built[cache_name], dict(layer.md or {}))
+        layers[layer.name] = TileLayer(
+            layer.name, layer.title, built[cache_name], dict(layer.md or {})
+        )
     return AppState(
         conf=conf,
         config_path=config_path,
@@ -130,7 +160,7 @@ def bootstrap(loaded: LoadedConfig, config_path: Path | None) -> AppState:
     )
 
 
-def _pick(value: bool | int | None, default: bool | int) -> bool | int:  # type: ignore[misc]
+def _pick(value: T | None, default: T) -> T:
     return default if value is None else value
 
 
@@ -142,7 +172,9 @@ def _named_layers(layers: tuple[LayerConf, ...]) -> list[LayerConf]:
     return found
 
 
-def _make_source(conf: SourceConf, grids: dict[str, Grid], http: HttpClient, here: Path) -> MapSource:
+def _make_source(
+    conf: SourceConf, grids: dict[str, Grid], http: HttpClient, here: Path
+) -> MapSource:
     match conf:
         case WMSSourceConf():
             return WMSSource(conf, http)

@@ -16,11 +16,22 @@ from entrypoints.demo_config import demo_config
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="tilegate", description="Tile cache and map proxy (MapProxy compatible).")
+    parser = argparse.ArgumentParser(
+        prog="tilegate", description="Tile cache and map proxy (MapProxy compatible)."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve-develop", help="run the development server (not for production)")
-    serve.add_argument("config", nargs="?", help="mapproxy.yaml; without it, the built-in offline demo")
-    serve.add_argument("-b", "--bind", default="127.0.0.1:8080", help="HOST:PORT to listen on (default %(default)s)")
+    serve = commands.add_parser(
+        "serve-develop", help="run the development server (not for production)"
+    )
+    serve.add_argument(
+        "config", nargs="?", help="mapproxy.yaml; without it, the built-in offline demo"
+    )
+    serve.add_argument(
+        "-b",
+        "--bind",
+        default="127.0.0.1:8080",
+        help="HOST:PORT to listen on (default %(default)s)",
+    )
     serve.add_argument("--debug", action="store_true", help="debug logging")
     args = parser.parse_args(argv)
     if args.command == "serve-develop":
@@ -43,7 +54,10 @@ def _serve_develop(config: str | None, bind: str, debug: bool) -> int:
     app = TilegateApp.from_state(state)
 
     def ready(url: str) -> None:
-        print(f"Tilegate development server (not for production) at {url}/ - demo: {url}/demo/", flush=True)
+        print(
+            f"Tilegate development server (not for production) at {url}/ - demo: {url}/demo/",
+            flush=True,
+        )
 
     devserver.serve(app, bind, ready)
     return 0

@@ -12,15 +12,29 @@ def demo_config() -> dict[str, object]:
     return {
         "services": {"demo": None, "tms": None, "wmts": None},
         "layers": [
-            {"name": "countries", "title": "Countries (Natural Earth, offline)", "sources": ["countries_cache"]},
+            {
+                "name": "countries",
+                "title": "Countries (Natural Earth, offline)",
+                "sources": ["countries_cache"],
+            },
             {"name": "debug", "title": "Debug grid", "sources": ["debug_cache"]},
         ],
         "caches": {
-            "countries_cache": {"grids": ["GLOBAL_WEBMERCATOR", "GLOBAL_GEODETIC"], "sources": ["countries"]},
-            "debug_cache": {"grids": ["GLOBAL_WEBMERCATOR"], "sources": ["debug"], "disable_storage": True},
+            "countries_cache": {
+                "grids": ["GLOBAL_WEBMERCATOR", "GLOBAL_GEODETIC"],
+                "sources": ["countries"],
+            },
+            "debug_cache": {
+                "grids": ["GLOBAL_WEBMERCATOR"],
+                "sources": ["debug"],
+                "disable_storage": True,
+            },
         },
         "sources": {
-            "countries": {"type": "geojson", "file": str(DEMO_DATA / "countries.geojson")},
+            "countries": {
+                "type": "geojson",
+                "file": str(DEMO_DATA / "countries.geojson"),
+            },
             "debug": {"type": "debug"},
         },
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socketserver
 from collections.abc import Callable
 from typing import Any
@@ -16,7 +17,7 @@ class _ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
 
 
 class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: Any) -> None:
         logs.get_logger(logs.ACCESS).debug(format % args, client=self.client_address[0])
 
 
@@ -29,10 +30,9 @@ def parse_bind(bind: str) -> tuple[str, int]:
 
 def serve(app: Callable[..., Any], bind: str, on_ready: Callable[[str], None]) -> None:
     host, port = parse_bind(bind)
-    with make_server(host, port, app, server_class=_ThreadingServer, handler_class=_QuietHandler) as server:
-        actual_host, actual_port = server.server_address[:2]
-        on_ready(f"http://{actual_host}:{actual_port}")
-        try:
+    with make_server(
+        host, port, app, server_class=_ThreadingServer, handler_class=_QuietHandler
+    ) as server:
+        on_ready(f"http://{host}:{server.server_port}")
+        with contextlib.suppress(KeyboardInterrupt):
             server.serve_forever()
-        except KeyboardInterrupt:
-            pass

@@ -60,7 +60,9 @@ class Request:
         cached: dict[str, str] | None = self.environ.get("tilegate.args")
         if cached is None:
             cached = {}
-            for key, value in parse_qsl(self.environ.get("QUERY_STRING", ""), keep_blank_values=True):
+            for key, value in parse_qsl(
+                self.environ.get("QUERY_STRING", ""), keep_blank_values=True
+            ):
                 cached.setdefault(key.lower(), value)
             self.environ["tilegate.args"] = cached
         return cached
@@ -71,11 +73,17 @@ class Request:
         env = self.environ
         scheme = self.header("X-Forwarded-Proto") or env.get("wsgi.url_scheme", "http")
         scheme = "https" if scheme.split(",")[0].strip().lower() == "https" else "http"
-        host = (self.header("X-Forwarded-Host") or "").split(",")[0].strip() or self.header("Host")
+        host = (self.header("X-Forwarded-Host") or "").split(",")[
+            0
+        ].strip() or self.header("Host")
         if not host:
-            host = f"{env.get('SERVER_NAME', 'localhost')}:{env.get('SERVER_PORT', '80')}"
+            host = (
+                f"{env.get('SERVER_NAME', 'localhost')}:{env.get('SERVER_PORT', '80')}"
+            )
         prefix = self.header("X-Script-Name") or env.get("SCRIPT_NAME", "")
-        return f"{scheme}://{quote(host, safe=':[]')}{quote(prefix.rstrip('/'), safe='/')}"
+        return (
+            f"{scheme}://{quote(host, safe=':[]')}{quote(prefix.rstrip('/'), safe='/')}"
+        )
 
 
 @attrs.define
@@ -87,9 +95,13 @@ class Response:
     file_path: str | None = None
     content_length: int | None = None
 
-    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+    def __call__(
+        self, environ: Environ, start_response: StartResponse
+    ) -> Iterable[bytes]:
         headers = [("Content-Type", self.content_type), *self.headers]
-        length = self.content_length if self.content_length is not None else len(self.body)
+        length = (
+            self.content_length if self.content_length is not None else len(self.body)
+        )
         headers.append(("Content-Length", str(length)))
         headers.append(("X-Content-Type-Options", "nosniff"))
         start_response(f"{self.status} {_REASONS.get(self.status, 'Unknown')}", headers)
@@ -114,7 +126,13 @@ def http_date(timestamp: float) -> str:
     return email.utils.formatdate(timestamp, usegmt=True)
 
 
-def tile_response(request: Request, tile: StoredTile, content_type: str, max_age: int, allow_origin: str | None) -> Response:
+def tile_response(
+    request: Request,
+    tile: StoredTile,
+    content_type: str,
+    max_age: int,
+    allow_origin: str | None,
+) -> Response:
     """A tile with validators (ETag as nginx makes it, from mtime and size) and caching headers."""
     etag = f'"{int(tile.mtime):x}-{tile.size:x}"'
     last_modified = http_date(tile.mtime)
@@ -126,15 +144,25 @@ def tile_response(request: Request, tile: StoredTile, content_type: str, max_age
     if allow_origin:
         headers.append(("Access-Control-Allow-Origin", allow_origin))
     if _not_modified(request, etag, tile.mtime):
-        return Response(304, content_type=content_type, headers=headers, content_length=0)
+        return Response(
+            304, content_type=content_type, headers=headers, content_length=0
+        )
     if tile.data is not None:
         return Response(200, tile.data, content_type, headers)
-    return Response(200, content_type=content_type, headers=headers, file_path=tile.path, content_length=tile.size)
+    return Response(
+        200,
+        content_type=content_type,
+        headers=headers,
+        file_path=tile.path,
+        content_length=tile.size,
+    )
 
 
 def _not_modified(request: Request, etag: str, mtime: float) -> bool:
     if (match := request.header("If-None-Match")) is not None:
-        return match.strip() == "*" or etag in [m.strip().removeprefix("W/") for m in match.split(",")]
+        return match.strip() == "*" or etag in [
+            m.strip().removeprefix("W/") for m in match.split(",")
+        ]
     if (since := request.header("If-Modified-Since")) is not None:
         try:
             parsed = email.utils.parsedate_to_datetime(since)

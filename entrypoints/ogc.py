@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from xml.sax.saxutils import escape, quoteattr
 
-from domain.errors import LockTimeoutError, OutsideGridError, RequestError, SourceError, SourceTimeoutError, TilegateError
+from domain.errors import (
+    LockTimeoutError,
+    OutsideGridError,
+    RequestError,
+    SourceError,
+    SourceTimeoutError,
+    TilegateError,
+)
 from entrypoints.http import Response
 
 XML = "application/xml"

@@ -15,7 +15,11 @@ from entrypoints.bootstrap import AppState, TileLayer
 from entrypoints.http import PROXY_VARY, Request, Response, tile_response
 from entrypoints.ogc import XML, NotFoundError
 
-_WORLD_PROFILES = {"EPSG:900913": "global-mercator", "EPSG:3857": "global-mercator", "EPSG:4326": "global-geodetic"}
+_WORLD_PROFILES = {
+    "EPSG:900913": "global-mercator",
+    "EPSG:3857": "global-mercator",
+    "EPSG:4326": "global-geodetic",
+}
 
 
 @attrs.frozen
@@ -32,7 +36,11 @@ class TMSTileMap:
 def tms_profile(grid: Grid) -> str:
     """`global-mercator`/`global-geodetic` for grids on the TMS world pyramids, else `local`."""
     profile = _WORLD_PROFILES.get(grid.srs.code)
-    if profile is None or grid.bbox != DEFAULT_BBOXES[grid.srs.code] or grid.tile_size != (256, 256):
+    if (
+        profile is None
+        or grid.bbox != DEFAULT_BBOXES[grid.srs.code]
+        or grid.tile_size != (256, 256)
+    ):
         return "local"
     top = max(grid.bbox.width, grid.bbox.height) / 256
     return profile if math.isclose(grid.res[0], top, rel_tol=1e-9) else "local"
@@ -69,7 +77,9 @@ class TMSService:
                 grid = tileset.grid
                 grid_id = grid.name if use_grid_names else grid.srs.path_code
                 profile = tms_profile(grid)
-                tile_map = TMSTileMap(layer, tileset, grid_id, profile, tms_levels(grid, profile))
+                tile_map = TMSTileMap(
+                    layer, tileset, grid_id, profile, tms_levels(grid, profile)
+                )
                 service.tile_maps.setdefault((layer.name, grid_id), tile_map)
                 service.by_layer.setdefault(layer.name, tile_map)
         return service
@@ -106,25 +116,43 @@ class TMSService:
         try:
             z, x, y = int(z_s), int(x_s), int(y_s)
         except ValueError:
-            raise RequestError(f"invalid tile coordinates: {'/'.join(parts[-3:])}") from None
+            raise RequestError(
+                f"invalid tile coordinates: {'/'.join(parts[-3:])}"
+            ) from None
         tileset = tile_map.tileset
-        if ext != tileset.format.ext and not (ext == "jpg" and tileset.format.ext == "jpeg"):
-            raise NotFoundError(f"invalid format ({ext}), this tile set only supports ({tileset.format.ext})")
+        if ext != tileset.format.ext and not (
+            ext == "jpg" and tileset.format.ext == "jpeg"
+        ):
+            raise NotFoundError(
+                f"invalid format ({ext}), this tile set only supports ({tileset.format.ext})"
+            )
         grid = tileset.grid
         if own_levels:
             internal_z = z
         else:
             if not 0 <= z < len(tile_map.levels):
-                raise NotFoundError("the requested tile is outside the bounding box of the tile map")
+                raise NotFoundError(
+                    "the requested tile is outside the bounding box of the tile map"
+                )
             internal_z = tile_map.levels[z]
         coord = TileCoord(x, y, internal_z)
         if not grid.contains(coord):
-            raise NotFoundError("the requested tile is outside the bounding box of the tile map")
-        want_nw = request.args.get("origin", "nw" if self.nw_by_default else "sw").lower() in ("nw", "ul")
+            raise NotFoundError(
+                "the requested tile is outside the bounding box of the tile map"
+            )
+        want_nw = request.args.get(
+            "origin", "nw" if self.nw_by_default else "sw"
+        ).lower() in ("nw", "ul")
         if want_nw != (grid.origin == "ul"):
             coord = grid.flip_y(coord)
         tile = get_tile(coord, tileset)
-        return tile_response(request, tile, tileset.format.mime, self.state.max_age, self.state.allow_origin)
+        return tile_response(
+            request,
+            tile,
+            tileset.format.mime,
+            self.state.max_age,
+            self.state.allow_origin,
+        )
 
     def capabilities(self, request: Request) -> Response:
         base = request.base_url
@@ -148,7 +176,7 @@ class TMSService:
         href = f"{request.base_url}/tms/1.0.0/{tm.layer.name}/{tm.grid_id}"
         b = grid.bbox
         tilesets = "\n".join(
-            f"    <TileSet href={quoteattr(f'{href}/{order}')} units-per-pixel=\"{grid.res[z]!r}\" order=\"{order}\" />"
+            f'    <TileSet href={quoteattr(f"{href}/{order}")} units-per-pixel="{grid.res[z]!r}" order="{order}" />'
             for order, z in enumerate(tm.levels)
         )
         fmt = tm.tileset.format
@@ -170,4 +198,6 @@ class TMSService:
 
 
 def _tms_srs(tm: TMSTileMap) -> str:
-    return "OSGEO:41001" if tm.profile == "global-mercator" else tm.tileset.grid.srs.code
+    return (
+        "OSGEO:41001" if tm.profile == "global-mercator" else tm.tileset.grid.srs.code
+    )

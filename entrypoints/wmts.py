@@ -17,9 +17,19 @@ from entrypoints.bootstrap import AppState, TileLayer
 from entrypoints.http import PROXY_VARY, Request, Response, tile_response
 from entrypoints.ogc import XML
 
-_PIXEL_SIZE = 0.00028  # metres, the "standardized rendering pixel" of WMTS scale denominators
+_PIXEL_SIZE = (
+    0.00028  # metres, the "standardized rendering pixel" of WMTS scale denominators
+)
 _METERS_PER_DEGREE = 6378137 * 2 * math.pi / 360
-_TEMPLATE_KEYS = ("Layer", "TileMatrixSet", "TileMatrix", "TileCol", "TileRow", "Format", "Style")
+_TEMPLATE_KEYS = (
+    "Layer",
+    "TileMatrixSet",
+    "TileMatrix",
+    "TileCol",
+    "TileRow",
+    "Format",
+    "Style",
+)
 DEFAULT_TEMPLATE = "/{Layer}/{TileMatrixSet}/{TileMatrix}/{TileCol}/{TileRow}.{Format}"
 
 
@@ -30,7 +40,8 @@ def wmts_compatible(grid: Grid) -> bool:
         return True
     th = grid.tile_size[1]
     return all(
-        math.isclose(ny * th * res, grid.bbox.height, rel_tol=1e-9) for (_, ny), res in zip(grid.sizes, grid.res, strict=True)
+        math.isclose(ny * th * res, grid.bbox.height, rel_tol=1e-9)
+        for (_, ny), res in zip(grid.sizes, grid.res, strict=True)
     )
 
 
@@ -59,7 +70,11 @@ class WMTSService:
                 if key not in _TEMPLATE_KEYS:
                     pattern += f"(?P<dim_{key}>[^/]+)"
                 else:
-                    pattern += f"(?P<{key}>[^/]+?)" if key != "Format" else r"(?P<Format>[A-Za-z0-9]+)"
+                    pattern += (
+                        f"(?P<{key}>[^/]+?)"
+                        if key != "Format"
+                        else r"(?P<Format>[A-Za-z0-9]+)"
+                    )
         return re.compile(pattern + "$")
 
     @classmethod
@@ -82,9 +97,19 @@ class WMTSService:
             return self.capabilities(request, restful=True)
         match = self.route.match(rest)
         if not match or not self.restful:
-            raise RequestError(f"unknown WMTS resource {rest!r}", code="InvalidParameterValue")
+            raise RequestError(
+                f"unknown WMTS resource {rest!r}", code="InvalidParameterValue"
+            )
         g = match.groupdict()
-        return self.get_tile(request, g["Layer"], g["TileMatrixSet"], g["TileMatrix"], g["TileCol"], g["TileRow"], g["Format"])
+        return self.get_tile(
+            request,
+            g["Layer"],
+            g["TileMatrixSet"],
+            g["TileMatrix"],
+            g["TileCol"],
+            g["TileRow"],
+            g["Format"],
+        )
 
     def handle_kvp(self, request: Request) -> Response:
         args = request.args
@@ -93,36 +118,76 @@ class WMTSService:
             return self.capabilities(request, restful=False)
         if operation.lower() != "gettile":
             if not operation:
-                raise RequestError("missing parameter REQUEST", param="request", code="MissingParameterValue")
-            raise RequestError(f"unknown request {operation!r}", param="request", code="OperationNotSupported")
+                raise RequestError(
+                    "missing parameter REQUEST",
+                    param="request",
+                    code="MissingParameterValue",
+                )
+            raise RequestError(
+                f"unknown request {operation!r}",
+                param="request",
+                code="OperationNotSupported",
+            )
         values = []
-        for name in ("layer", "tilematrixset", "tilematrix", "tilecol", "tilerow", "format"):
+        for name in (
+            "layer",
+            "tilematrixset",
+            "tilematrix",
+            "tilecol",
+            "tilerow",
+            "format",
+        ):
             if not args.get(name):
-                raise RequestError(f"missing parameter {name.upper()}", param=name, code="MissingParameterValue")
+                raise RequestError(
+                    f"missing parameter {name.upper()}",
+                    param=name,
+                    code="MissingParameterValue",
+                )
             values.append(args[name])
         return self.get_tile(request, *values)
 
     def get_tile(
-        self, request: Request, layer: str, matrix_set: str, matrix: str, col: str, row: str, fmt: str
+        self,
+        request: Request,
+        layer: str,
+        matrix_set: str,
+        matrix: str,
+        col: str,
+        row: str,
+        fmt: str,
     ) -> Response:
         tileset = self.tilesets.get((layer, matrix_set))
         if tileset is None:
             if layer not in self.layers:
                 raise RequestError(f"unknown layer {layer!r}", param="layer")
-            raise RequestError(f"unknown tile matrix set {matrix_set!r}", param="tilematrixset")
+            raise RequestError(
+                f"unknown tile matrix set {matrix_set!r}", param="tilematrixset"
+            )
         wanted = fmt.split("/")[-1].lower()
-        if wanted not in (tileset.format.ext, tileset.format.mime.split("/")[-1]) and not (
-            wanted == "jpg" and tileset.format.ext == "jpeg"
-        ):
-            raise RequestError(f"invalid format {fmt!r}, this layer is {tileset.format.mime}", param="format")
-        coord = TileCoord(_int(col, "tilecol"), _int(row, "tilerow"), _int(matrix, "tilematrix"))
+        if wanted not in (
+            tileset.format.ext,
+            tileset.format.mime.split("/")[-1],
+        ) and not (wanted == "jpg" and tileset.format.ext == "jpeg"):
+            raise RequestError(
+                f"invalid format {fmt!r}, this layer is {tileset.format.mime}",
+                param="format",
+            )
+        coord = TileCoord(
+            _int(col, "tilecol"), _int(row, "tilerow"), _int(matrix, "tilematrix")
+        )
         grid = tileset.grid
         if not grid.contains(coord):
             raise _out_of_range(coord, grid)
         if grid.origin == "ll":
             coord = grid.flip_y(coord)
         tile = get_tile(coord, tileset)
-        return tile_response(request, tile, tileset.format.mime, self.state.max_age, self.state.allow_origin)
+        return tile_response(
+            request,
+            tile,
+            tileset.format.mime,
+            self.state.max_age,
+            self.state.allow_origin,
+        )
 
     def capabilities(self, request: Request, restful: bool) -> Response:
         base = request.base_url
@@ -136,9 +201,17 @@ class WMTSService:
             "</ows:AllowedValues></ows:Constraint></ows:Get></ows:HTTP></ows:DCP></ows:Operation>\n"
             for op in ("GetCapabilities", "GetTile")
         )
-        layers = "".join(self._layer_xml(layer, base, restful) for layer in self.layers.values())
-        matrix_sets = "".join(self._matrix_set_xml(name, grid) for name, grid in self.matrix_sets.items())
-        service_url = f"{base}/wmts/1.0.0/WMTSCapabilities.xml" if restful else f"{base}/service?REQUEST=GetCapabilities&SERVICE=WMTS"
+        layers = "".join(
+            self._layer_xml(layer, base, restful) for layer in self.layers.values()
+        )
+        matrix_sets = "".join(
+            self._matrix_set_xml(name, grid) for name, grid in self.matrix_sets.items()
+        )
+        service_url = (
+            f"{base}/wmts/1.0.0/WMTSCapabilities.xml"
+            if restful
+            else f"{base}/service?REQUEST=GetCapabilities&SERVICE=WMTS"
+        )
         body = (
             '<?xml version="1.0" encoding="UTF-8"?>\n'
             '<Capabilities xmlns="http://www.opengis.net/wmts/1.0" xmlns:ows="http://www.opengis.net/ows/1.1"'
@@ -160,16 +233,23 @@ class WMTSService:
         return Response(200, body.encode(), XML, [("Vary", PROXY_VARY)])
 
     def _layer_xml(self, layer: TileLayer, base: str, restful: bool) -> str:
-        tilesets = [ts for ts in layer.tilesets if (layer.name, ts.grid.name) in self.tilesets]
+        tilesets = [
+            ts for ts in layer.tilesets if (layer.name, ts.grid.name) in self.tilesets
+        ]
         fmt = tilesets[0].format
         wgs84 = _wgs84_bbox(tilesets[0].grid)
-        links = "".join(f"      <TileMatrixSetLink><TileMatrixSet>{escape(ts.grid.name)}</TileMatrixSet></TileMatrixSetLink>\n" for ts in tilesets)
+        links = "".join(
+            f"      <TileMatrixSetLink><TileMatrixSet>{escape(ts.grid.name)}</TileMatrixSet></TileMatrixSetLink>\n"
+            for ts in tilesets
+        )
         resource = ""
         if restful:
             template = (
                 base
                 + "/wmts"
-                + self.template.replace("{Layer}", layer.name).replace("{Format}", fmt.ext).replace("{Style}", "default")
+                + self.template.replace("{Layer}", layer.name)
+                .replace("{Format}", fmt.ext)
+                .replace("{Style}", "default")
             )
             resource = f'      <ResourceURL format="{fmt.mime}" resourceType="tile" template={quoteattr(template)}/>\n'
         return (
@@ -191,9 +271,17 @@ class WMTSService:
         matrices = []
         for z, res in enumerate(grid.res):
             nx, ny = grid.sizes[z]
-            top = grid.bbox.maxy if grid.origin == "ul" else grid.bbox.miny + ny * th * res
+            top = (
+                grid.bbox.maxy
+                if grid.origin == "ul"
+                else grid.bbox.miny + ny * th * res
+            )
             left, top_ne = grid.bbox.minx, top
-            corner = f"{top_ne!r} {left!r}" if grid.srs.is_axis_order_ne else f"{left!r} {top_ne!r}"
+            corner = (
+                f"{top_ne!r} {left!r}"
+                if grid.srs.is_axis_order_ne
+                else f"{left!r} {top_ne!r}"
+            )
             matrices.append(
                 "      <TileMatrix>\n"
                 f"        <ows:Identifier>{z:02d}</ows:Identifier>\n"
@@ -203,7 +291,9 @@ class WMTSService:
                 f"        <MatrixWidth>{nx}</MatrixWidth>\n        <MatrixHeight>{ny}</MatrixHeight>\n"
                 "      </TileMatrix>\n"
             )
-        crs = grid.srs.code.replace(":", "::") if ":" in grid.srs.code else grid.srs.code
+        crs = (
+            grid.srs.code.replace(":", "::") if ":" in grid.srs.code else grid.srs.code
+        )
         return (
             "    <TileMatrixSet>\n"
             f"      <ows:Identifier>{escape(name)}</ows:Identifier>\n"
@@ -221,12 +311,17 @@ def _int(value: str, param: str) -> int:
     try:
         return int(value)
     except ValueError:
-        raise RequestError(f"{param.upper()} must be an integer, got {value!r}", param=param) from None
+        raise RequestError(
+            f"{param.upper()} must be an integer, got {value!r}", param=param
+        ) from None
 
 
 def _out_of_range(coord: TileCoord, grid: Grid) -> RequestError:
     if not 0 <= coord.z < grid.num_levels:
         return RequestError(f"TILEMATRIX {coord.z} does not exist", param="tilematrix")
-    nx, ny = grid.sizes[coord.z]
-    param = "tilecol" if not 0 <= coord.x < nx else "tilerow"
-    return RequestError(f"{param.upper()} is out of range for this tile matrix", param=param, code="TileOutOfRange")
+    param = "tilecol" if not 0 <= coord.x < grid.sizes[coord.z][0] else "tilerow"
+    return RequestError(
+        f"{param.upper()} is out of range for this tile matrix",
+        param=param,
+        code="TileOutOfRange",
+    )

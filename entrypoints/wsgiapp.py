@@ -18,7 +18,9 @@ from entrypoints.bootstrap import bootstrap
 from entrypoints.http import Environ, StartResponse
 
 
-def make_wsgi_app(config_path: str | Path, reloader: bool = False) -> TilegateApp | ReloadingApp:
+def make_wsgi_app(
+    config_path: str | Path, reloader: bool = False
+) -> TilegateApp | ReloadingApp:
     """The app for a mapproxy.yaml; raises ConfigError naming the file and key path if it is bad.
 
     With `reloader`, the app rebuilds itself when the file or one it includes (`base:`) changes,
@@ -58,7 +60,9 @@ class ReloadingApp:
     checked: float = attrs.field(factory=time.monotonic)
     lock: threading.Lock = attrs.field(factory=threading.Lock)
 
-    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+    def __call__(
+        self, environ: Environ, start_response: StartResponse
+    ) -> Iterable[bytes]:
         if time.monotonic() - self.checked >= self.interval:
             self._check()
         return self.app(environ, start_response)
@@ -72,10 +76,14 @@ class ReloadingApp:
                 return
             try:
                 self.app, self.files = _load(self.path)
-                logs.get_logger(logs.CONFIG).info("configuration reloaded", file=str(self.path))
+                logs.get_logger(logs.CONFIG).info(
+                    "configuration reloaded", file=str(self.path)
+                )
             except ConfigError as exc:
                 # Keep serving the previous configuration; look again when the files change again.
                 self.files = _mtimes(self.files)
-                logs.get_logger(logs.CONFIG).error("configuration not reloaded", error=str(exc))
+                logs.get_logger(logs.CONFIG).error(
+                    "configuration not reloaded", error=str(exc)
+                )
         finally:
             self.lock.release()
