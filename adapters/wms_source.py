@@ -86,12 +86,15 @@ class WMSSource:
 
     def request_params(self, query: MapQuery) -> list[tuple[str, str]]:
         """The GetMap parameters for query, after the URL's and `req`'s own."""
-        if self.supported_srs is not None and not any(
-            same_srs(query.srs, s) for s in self.supported_srs
-        ):
-            raise SourceError(
-                f"reprojection not supported yet: {query.srs} is not in supported_srs ({', '.join(map(str, self.supported_srs))})"
-            )
+        request_srs = query.srs
+        if self.supported_srs is not None:
+            # The source's own code for the same CRS (EPSG:3857 for a cache in EPSG:900913).
+            matching = [s for s in self.supported_srs if same_srs(query.srs, s)]
+            if not matching:
+                raise SourceError(
+                    f"reprojection not supported yet: {query.srs} is not in supported_srs ({', '.join(map(str, self.supported_srs))})"
+                )
+            request_srs = matching[0]
         bbox = query.bbox.as_tuple()
         if self.version == "1.3.0" and query.srs.is_axis_order_ne:
             bbox = (bbox[1], bbox[0], bbox[3], bbox[2])
@@ -100,7 +103,7 @@ class WMSSource:
             ("SERVICE", "WMS"),
             ("REQUEST", "GetMap"),
             ("VERSION", self.version),
-            ("CRS" if self.version == "1.3.0" else "SRS", query.srs.code),
+            ("CRS" if self.version == "1.3.0" else "SRS", request_srs.code),
             ("BBOX", ",".join(repr(v) for v in bbox)),
             ("WIDTH", str(query.size[0])),
             ("HEIGHT", str(query.size[1])),

@@ -569,3 +569,13 @@ def test_host_semaphore_wait_is_bounded(tmp_path: Path) -> None:
         assert time.monotonic() - start < 1
     with semaphore.acquire(0.2):
         pass
+
+
+def test_wms_sends_its_own_code_for_an_alias_of_the_cache_srs(
+    map_server: MapServer, http: HttpClient
+) -> None:
+    source = wms(f"{map_server.url}/service", http, supported_srs=("EPSG:3857",))
+
+    source.get_map(MapQuery(EUROPE_3857, (64, 64), srs("EPSG:900913")))
+
+    assert map_server.requests[0].params["SRS"] == "EPSG:3857"
