@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import sys
 import warnings
 
 import attrs
@@ -53,7 +54,10 @@ def single_color(img: Image.Image) -> tuple[int, ...] | None:
     if colors is None:
         return None
     color = colors[0][1]
-    return tuple(color) if isinstance(color, tuple) else (color,)
+    if img.mode == "P":
+        # getcolors gives the palette index: two palettes would share index 0 for different colours.
+        color = img.convert("RGBA").getcolors(1)[0][1]  # type: ignore[index]
+    return tuple(color) if isinstance(color, tuple) else (int(color),)
 
 
 def encode(img: Image.Image, fmt: ImageFormat, opts: EncodeOptions) -> bytes:
@@ -75,10 +79,12 @@ def _to_palette(img: Image.Image) -> Image.Image:
     colors = rgba.getcolors(256)
     if colors is None:
         return rgba.quantize(256, method=Image.Quantize.FASTOCTREE)
-    palette = [c for _, c in colors]
-    index = {c: i for i, c in enumerate(palette)}
-    out = Image.new("P", rgba.size)
-    out.putdata([index[c] for c in rgba.getdata()])
+    palette = [c for _, c in colors if isinstance(c, tuple)]  # always tuples in RGBA mode
+    # Each RGBA pixel read as one native 32-bit int, looked up by C-level map(): faster
+    # faster than putdata over tuples, and exact (Pillow's palette quantize merges close colours).
+    index = {int.from_bytes(bytes(c), sys.byteorder): i for i, c in enumerate(palette)}
+    pixels = memoryview(rgba.tobytes()).cast("I")
+    out = Image.frombytes("P", rgba.size, bytes(map(index.__getitem__, pixels)))
     out.putpalette([v for c in palette for v in c[:3]])
     alphas = bytes(c[3] for c in palette)
     if any(a != 255 for a in alphas):

@@ -11,7 +11,15 @@ from domain.formats import ImageFormat
 from domain.grid import Grid, TileCoord, TileRange
 from domain.locking import create_once
 from domain.metatile import MetaGrid, MetaTile
-from domain.ports import Clock, EncodedTile, Locker, MapQuery, MapSource, StoredTile, TileCache
+from domain.ports import (
+    Clock,
+    EncodedTile,
+    Locker,
+    MapQuery,
+    MapSource,
+    StoredTile,
+    TileCache,
+)
 
 
 @attrs.frozen
@@ -32,7 +40,7 @@ class TileSet:
     disable_storage: bool = False
     link_single_color_images: bool = False
     lock_timeout: float = 60.0
-    encode_options: imaging.EncodeOptions = imaging.EncodeOptions()
+    encode_options: imaging.EncodeOptions = attrs.field(factory=imaging.EncodeOptions)
     meta_grid: MetaGrid = attrs.field(init=False)
 
     @meta_grid.default
@@ -88,6 +96,9 @@ def _render(coord: TileCoord, tiles: TileSet) -> list[EncodedTile]:
             return [EncodedTile(coord, result.data, _color(img, tiles))]
         return [_encode(coord, img, tiles)]
     image = imaging.merge([imaging.decode(r.data, meta.size) for r in results])
+    if min(meta.buffer) < 0:
+        # Tiles reach beyond the image (and the grid): transparent there, not palette entry 0.
+        image = image.convert("RGBA")
     return [_encode(c, _crop(image, meta, c), tiles) for c in meta.tiles]
 
 
