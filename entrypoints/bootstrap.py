@@ -26,12 +26,14 @@ from domain.config import (
     TileSourceConf,
     WMSSourceConf,
 )
+from domain.coverage import coverage_from_conf
 from domain.errors import ConfigError
 from domain.formats import image_format
 from domain.grid import Grid
 from domain.grids import resolve_grids
 from domain.imaging import EncodeOptions
 from domain.ports import MapSource
+from domain.source_limits import LimitedSource
 from domain.tiles import TileSet
 
 T = TypeVar("T")
@@ -173,6 +175,22 @@ def _named_layers(layers: tuple[LayerConf, ...]) -> list[LayerConf]:
 
 
 def _make_source(
+    conf: SourceConf, grids: dict[str, Grid], http: HttpClient, here: Path
+) -> MapSource:
+    source = _make_plain_source(conf, grids, http, here)
+    if not isinstance(conf, WMSSourceConf | TileSourceConf) or (
+        conf.coverage is None and conf.min_res is None and conf.max_res is None
+    ):
+        return source
+    coverage = None
+    if conf.coverage is not None:
+        coverage = coverage_from_conf(
+            conf.coverage, lambda name: (here / name).read_text(encoding="utf-8")
+        )
+    return LimitedSource(source, coverage, conf.min_res, conf.max_res)
+
+
+def _make_plain_source(
     conf: SourceConf, grids: dict[str, Grid], http: HttpClient, here: Path
 ) -> MapSource:
     match conf:

@@ -1,0 +1,110 @@
+"""Where and at which resolutions a source is asked at all: its `coverage` and `min_res`/`max_res`.
+
+Outside them a source answers with a transparent image without any request (as in MapProxy);
+a coverage with `clip` also cuts what the source returns to the coverage's shape.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+
+import attrs
+import shapely
+from PIL import Image, ImageDraw
+from shapely.geometry import box
+from shapely.geometry.base import BaseGeometry
+
+from domain import imaging
+from domain.coverage import Coverage
+from domain.formats import image_format
+from domain.ports import MapQuery, MapSource, SourceImage
+
+# Resolution limits are metres per pixel; degrees convert at the equator, as MapProxy does.
+_METERS_PER_DEGREE = 6378137 * 2 * math.pi / 360
+
+
+@attrs.frozen
+class LimitedSource:
+    """A source behind its coverage and resolution range."""
+
+    source: MapSource
+    coverage: Coverage | None = None
+    min_res: float | None = None
+    max_res: float | None = None
+
+    @property
+    def supports_meta_tiles(self) -> bool:
+        return self.source.supports_meta_tiles
+
+    @property
+    def transparent(self) -> bool:
+        return True
+
+    def get_map(self, query: MapQuery) -> SourceImage:
+        if not self._in_res_range(query) or (
+            self.coverage is not None
+            and not self.coverage.intersects(query.bbox, query.srs)
+        ):
+            return blank(query)
+        result = self.source.get_map(query)
+        if (
+            self.coverage is None
+            or not self.coverage.clip
+            or self.coverage.contains(query.bbox, query.srs)
+        ):
+            return result
+        image = imaging.decode(result.data, query.size).convert("RGBA")
+        clipped = Image.new("RGBA", query.size, (255, 255, 255, 0))
+        clipped.paste(image, mask=coverage_mask(self.coverage, query))
+        return _encoded(clipped, query)
+
+    def _in_res_range(self, query: MapQuery) -> bool:
+        res = min(query.bbox.width / query.size[0], query.bbox.height / query.size[1])
+        if query.srs.is_latlong:
+            res *= _METERS_PER_DEGREE
+        # Both limits are inclusive, with float noise allowed for.
+        if self.min_res is not None and res > self.min_res * (1 + 1e-9):
+            return False
+        return not (self.max_res is not None and res < self.max_res * (1 - 1e-9))
+
+
+def blank(query: MapQuery) -> SourceImage:
+    """A transparent image (white where the format has no alpha) of the query's size."""
+    return _encoded(Image.new("RGBA", query.size, (255, 255, 255, 0)), query)
+
+
+def _encoded(image: Image.Image, query: MapQuery) -> SourceImage:
+    fmt = image_format(query.format)
+    out = io.BytesIO()
+    (image if fmt.supports_alpha else image.convert("RGB")).save(out, fmt.pil_name)
+    return SourceImage(out.getvalue(), fmt.mime)
+
+
+def coverage_mask(coverage: Coverage, query: MapQuery) -> Image.Image:
+    """An 8-bit mask of the query's image: 255 inside the coverage, 0 outside."""
+    b = query.bbox
+    width, height = query.size
+    geom = shapely.intersection(
+        coverage.transformed(query.srs).geom, box(*b.as_tuple())
+    )
+    mask = Image.new("L", query.size, 0)
+    draw = ImageDraw.Draw(mask)
+    sx, sy = width / b.width, height / b.height
+
+    def pixels(coords: list[tuple[float, ...]]) -> list[tuple[float, float]]:
+        return [((c[0] - b.minx) * sx, (b.maxy - c[1]) * sy) for c in coords]
+
+    for polygon in _polygons(geom):
+        draw.polygon(pixels(list(polygon.exterior.coords)), fill=255)
+        for hole in polygon.interiors:
+            draw.polygon(pixels(list(hole.coords)), fill=0)
+    return mask
+
+
+def _polygons(geom: BaseGeometry) -> list[shapely.Polygon]:
+    if isinstance(geom, shapely.Polygon):
+        return [geom]
+    if isinstance(geom, shapely.MultiPolygon | shapely.GeometryCollection):
+        return [p for g in geom.geoms for p in _polygons(g)]
+    return []
