@@ -57,13 +57,19 @@ class TileRange:
         )
 
 
-def _check_res(instance: Grid, attribute: attrs.Attribute[tuple[float, ...]], value: tuple[float, ...]) -> None:
+def _check_res(
+    instance: Grid,
+    attribute: attrs.Attribute[tuple[float, ...]],
+    value: tuple[float, ...],
+) -> None:
     if not value:
         raise ValueError("a grid needs at least one resolution")
     if any(not (math.isfinite(r) and r > 0) for r in value):
         raise ValueError(f"resolutions must be positive numbers, got {list(value)}")
     if any(a <= b for a, b in itertools.pairwise(value)):
-        raise ValueError(f"resolutions must decrease from level to level, got {list(value)}")
+        raise ValueError(
+            f"resolutions must decrease from level to level, got {list(value)}"
+        )
 
 
 @attrs.frozen
@@ -126,8 +132,18 @@ class Grid:
         tw, th = self.tile_size[0] * res, self.tile_size[1] * res
         nx, ny = self.sizes[z]
         # Slack in tiles: tiny tiles far from zero (deep levels) carry the coordinates' rounding.
-        ex = _EPS + _COORD_EPS * max(abs(bbox.minx), abs(bbox.maxx), abs(self.bbox.minx)) / tw
-        ey = _EPS + _COORD_EPS * max(abs(bbox.miny), abs(bbox.maxy), abs(self.bbox.miny), abs(self.bbox.maxy)) / th
+        ex = (
+            _EPS
+            + _COORD_EPS * max(abs(bbox.minx), abs(bbox.maxx), abs(self.bbox.minx)) / tw
+        )
+        ey = (
+            _EPS
+            + _COORD_EPS
+            * max(
+                abs(bbox.miny), abs(bbox.maxy), abs(self.bbox.miny), abs(self.bbox.maxy)
+            )
+            / th
+        )
         x0 = math.floor((bbox.minx - self.bbox.minx) / tw + ex)
         x1 = math.ceil((bbox.maxx - self.bbox.minx) / tw - ex) - 1
         if self.origin == "ll":

@@ -29,11 +29,19 @@ def decode(data: bytes, size: tuple[int, int]) -> Image.Image:
             img = Image.open(io.BytesIO(data))
             # Check the header's size before decoding, so a lying source cannot make us allocate.
             if img.size != size:
-                raise SourceError(f"source image has size {img.size[0]}x{img.size[1]}, expected {size[0]}x{size[1]}")
+                raise SourceError(
+                    f"source image has size {img.size[0]}x{img.size[1]}, expected {size[0]}x{size[1]}"
+                )
             img.load()
     except SourceError:
         raise
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
+    except (
+        OSError,
+        ValueError,
+        SyntaxError,
+        Image.DecompressionBombWarning,
+        Image.DecompressionBombError,
+    ) as exc:
         raise SourceError(f"source image cannot be decoded: {exc}") from exc
     return img
 
@@ -79,7 +87,9 @@ def _to_palette(img: Image.Image) -> Image.Image:
     colors = rgba.getcolors(256)
     if colors is None:
         return rgba.quantize(256, method=Image.Quantize.FASTOCTREE)
-    palette = [c for _, c in colors if isinstance(c, tuple)]  # always tuples in RGBA mode
+    palette = [
+        c for _, c in colors if isinstance(c, tuple)
+    ]  # always tuples in RGBA mode
     # Each RGBA pixel read as one native 32-bit int, looked up by C-level map(): faster
     # faster than putdata over tuples, and exact (Pillow's palette quantize merges close colours).
     index = {int.from_bytes(bytes(c), sys.byteorder): i for i, c in enumerate(palette)}

@@ -30,8 +30,13 @@ class MetaTile:
     def tile_offset(self, coord: TileCoord) -> tuple[int, int]:
         """Pixel position of the tile's top-left corner in the meta-tile image."""
         col = coord.x - self.tiles.x0
-        row = self.tiles.y1 - coord.y if self.origin == "ll" else coord.y - self.tiles.y0
-        return (self.buffer[0] + col * self.tile_size[0], self.buffer[3] + row * self.tile_size[1])
+        row = (
+            self.tiles.y1 - coord.y if self.origin == "ll" else coord.y - self.tiles.y0
+        )
+        return (
+            self.buffer[0] + col * self.tile_size[0],
+            self.buffer[3] + row * self.tile_size[1],
+        )
 
 
 @attrs.frozen
@@ -46,7 +51,9 @@ class MetaGrid:
         mw, mh = self.meta_size
         nx, ny = self.grid.sizes[coord.z]
         x0, y0 = coord.x // mw * mw, coord.y // mh * mh
-        tiles = TileRange(x0, y0, min(x0 + mw - 1, nx - 1), min(y0 + mh - 1, ny - 1), coord.z)
+        tiles = TileRange(
+            x0, y0, min(x0 + mw - 1, nx - 1), min(y0 + mh - 1, ny - 1), coord.z
+        )
         return self.for_tiles(tiles)
 
     def for_tiles(self, tiles: TileRange) -> MetaTile:
@@ -59,14 +66,31 @@ class MetaGrid:
         tw, th = grid.tile_size
         cols, rows = tiles.x1 - tiles.x0 + 1, tiles.y1 - tiles.y0 + 1
         left, right = _one_pixel_at_least(
-            self._room(bbox.minx - gb.minx, res), self._room(gb.maxx - bbox.maxx, res), cols * tw
+            self._room(bbox.minx - gb.minx, res),
+            self._room(gb.maxx - bbox.maxx, res),
+            cols * tw,
         )
         bottom, top = _one_pixel_at_least(
-            self._room(bbox.miny - gb.miny, res), self._room(gb.maxy - bbox.maxy, res), rows * th
+            self._room(bbox.miny - gb.miny, res),
+            self._room(gb.maxy - bbox.maxy, res),
+            rows * th,
         )
-        buffered = Bbox(bbox.minx - left * res, bbox.miny - bottom * res, bbox.maxx + right * res, bbox.maxy + top * res)
+        buffered = Bbox(
+            bbox.minx - left * res,
+            bbox.miny - bottom * res,
+            bbox.maxx + right * res,
+            bbox.maxy + top * res,
+        )
         size = (cols * tw + left + right, rows * th + bottom + top)
-        return MetaTile(tiles, bbox, buffered, size, (left, bottom, right, top), grid.origin, grid.tile_size)
+        return MetaTile(
+            tiles,
+            bbox,
+            buffered,
+            size,
+            (left, bottom, right, top),
+            grid.origin,
+            grid.tile_size,
+        )
 
     def _room(self, distance: float, res: float) -> int:
         # Negative where the last tiles reach beyond the grid's bbox (GLOBAL_GEODETIC's level 0,

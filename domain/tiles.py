@@ -54,7 +54,9 @@ class TileSet:
 def get_tile(coord: TileCoord, tiles: TileSet) -> StoredTile:
     """The tile at coord: a cache hit as stored, or a new tile made from the sources."""
     if not tiles.grid.contains(coord):
-        raise OutsideGridError(f"tile {coord.z}/{coord.x}/{coord.y} is outside grid {tiles.grid.name!r}")
+        raise OutsideGridError(
+            f"tile {coord.z}/{coord.x}/{coord.y} is outside grid {tiles.grid.name!r}"
+        )
     if tiles.disable_storage:
         return _as_stored(_render(coord, tiles), tiles)[coord]
     if (hit := tiles.cache.load(coord)) is not None:
@@ -83,13 +85,21 @@ def _as_stored(made: list[EncodedTile], tiles: TileSet) -> dict[TileCoord, Store
 def _render(coord: TileCoord, tiles: TileSet) -> list[EncodedTile]:
     meta_grid = tiles.meta_grid
     if tiles.minimize_meta_requests:
-        meta = meta_grid.for_tiles(TileRange(coord.x, coord.y, coord.x, coord.y, coord.z))
+        meta = meta_grid.for_tiles(
+            TileRange(coord.x, coord.y, coord.x, coord.y, coord.z)
+        )
     else:
         meta = meta_grid.meta_tile(coord)
-    query = MapQuery(meta.buffered_bbox, meta.size, tiles.grid.srs, tiles.request_format.mime)
+    query = MapQuery(
+        meta.buffered_bbox, meta.size, tiles.grid.srs, tiles.request_format.mime
+    )
     results = [source.get_map(query) for source in tiles.sources]
     # One source, one tile, no buffer, same format: store exactly what the source sent.
-    if len(results) == 1 and meta.tiles.count == 1 and meta.size == tiles.grid.tile_size:
+    if (
+        len(results) == 1
+        and meta.tiles.count == 1
+        and meta.size == tiles.grid.tile_size
+    ):
         (result,) = results
         img = imaging.decode(result.data, meta.size)
         if result.format.split(";")[0] == tiles.format.mime:
@@ -109,7 +119,11 @@ def _crop(image: Image.Image, meta: MetaTile, coord: TileCoord) -> Image.Image:
 
 
 def _encode(coord: TileCoord, img: Image.Image, tiles: TileSet) -> EncodedTile:
-    return EncodedTile(coord, imaging.encode(img, tiles.format, tiles.encode_options), _color(img, tiles))
+    return EncodedTile(
+        coord,
+        imaging.encode(img, tiles.format, tiles.encode_options),
+        _color(img, tiles),
+    )
 
 
 def _color(img: Image.Image, tiles: TileSet) -> tuple[int, ...] | None:

@@ -57,11 +57,27 @@ class Server:
         self.config = config
 
 
-def start_gunicorn(config: Path, workers: int = 2, extra: tuple[str, ...] = ()) -> Server:
+def start_gunicorn(
+    config: Path, workers: int = 2, extra: tuple[str, ...] = ()
+) -> Server:
     port = free_port()
     app = f"entrypoints.wsgiapp:make_wsgi_app({str(config)!r})"
-    cmd = [str(VENV_BIN / "gunicorn"), "--workers", str(workers), "--bind", f"127.0.0.1:{port}", *extra, app]
-    proc = subprocess.Popen(cmd, cwd=config.parent, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=os.environ.copy())
+    cmd = [
+        str(VENV_BIN / "gunicorn"),
+        "--workers",
+        str(workers),
+        "--bind",
+        f"127.0.0.1:{port}",
+        *extra,
+        app,
+    ]
+    proc = subprocess.Popen(
+        cmd,
+        cwd=config.parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=os.environ.copy(),
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for_http(url + "/", proc)

@@ -34,9 +34,18 @@ def write_config(directory: Path, upstream: MapServer, **cache_options: object) 
         "globals": {"image": {"paletted": False}},
         "layers": [{"name": "osm", "title": "OSM via WMS", "sources": ["osm_cache"]}],
         "caches": {
-            "osm_cache": {"grids": ["GLOBAL_WEBMERCATOR", "GLOBAL_MERCATOR"], "sources": ["osm_wms"], **cache_options}
+            "osm_cache": {
+                "grids": ["GLOBAL_WEBMERCATOR", "GLOBAL_MERCATOR"],
+                "sources": ["osm_wms"],
+                **cache_options,
+            }
         },
-        "sources": {"osm_wms": {"type": "wms", "req": {"url": f"{upstream.url}/service", "layers": "base"}}},
+        "sources": {
+            "osm_wms": {
+                "type": "wms",
+                "req": {"url": f"{upstream.url}/service", "layers": "base"},
+            }
+        },
     }
     path = directory / "mapproxy.yaml"
     path.write_text(yaml.safe_dump(conf))
@@ -44,7 +53,9 @@ def write_config(directory: Path, upstream: MapServer, **cache_options: object) 
 
 
 @pytest.fixture(scope="module")
-def served_app(tmp_path_factory: pytest.TempPathFactory, upstream: MapServer) -> Iterator[Server]:
+def served_app(
+    tmp_path_factory: pytest.TempPathFactory, upstream: MapServer
+) -> Iterator[Server]:
     """One gunicorn for the module: every test asks for tiles no other test touches."""
     server = start_gunicorn(write_config(tmp_path_factory.mktemp("served"), upstream))
     yield server
@@ -62,7 +73,9 @@ def cache_dir(served_app: Server) -> Path:
     return Path(served_app.config).parent / "cache_data"
 
 
-def fetch(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+def fetch(
+    url: str, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], bytes]:
     request = urllib.request.Request(url, headers=headers or {})
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
@@ -73,7 +86,11 @@ def fetch(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[st
 
 
 def upstream_getmaps(upstream: MapServer) -> list[dict[str, str]]:
-    return [r["params"] for r in upstream.stats()["requests"] if r["params"].get("REQUEST", "").lower() == "getmap"]
+    return [
+        r["params"]
+        for r in upstream.stats()["requests"]
+        if r["params"].get("REQUEST", "").lower() == "getmap"
+    ]
 
 
 def direct_render(upstream: MapServer, coord: TileCoord) -> Image.Image:
@@ -89,7 +106,9 @@ def assert_same_pixels(data: bytes, expected: Image.Image) -> None:
     assert ImageChops.difference(got, expected).getbbox() is None
 
 
-def test_tms_tile_equals_what_the_source_draws_for_its_bbox(served: Server, upstream: MapServer) -> None:
+def test_tms_tile_equals_what_the_source_draws_for_its_bbox(
+    served: Server, upstream: MapServer
+) -> None:
     # TMS level 2 of the web mercator world profile is the grid's level 3; TMS rows count from the south.
     status, headers, data = fetch(f"{served.url}/tms/1.0.0/osm/EPSG3857/2/1/1.png")
     assert status == 200
@@ -98,26 +117,45 @@ def test_tms_tile_equals_what_the_source_draws_for_its_bbox(served: Server, upst
     assert_same_pixels(data, direct_render(upstream, coord))
 
 
-def test_wmts_rest_and_tiles_alias_serve_the_same_tile(served: Server, upstream: MapServer) -> None:
+def test_wmts_rest_and_tiles_alias_serve_the_same_tile(
+    served: Server, upstream: MapServer
+) -> None:
     _, _, wmts = fetch(f"{served.url}/wmts/osm/GLOBAL_WEBMERCATOR/04/5/6.png")
     _, _, tiles = fetch(f"{served.url}/tiles/osm/EPSG3857/4/5/6.png?origin=nw")
     assert_same_pixels(wmts, direct_render(upstream, TileCoord(5, 6, 4)))
     assert wmts == tiles
 
 
-def test_owslib_reads_capabilities_and_fetches_tiles(served: Server, upstream: MapServer) -> None:
+def test_owslib_reads_capabilities_and_fetches_tiles(
+    served: Server, upstream: MapServer
+) -> None:
     wmts = WebMapTileService(f"{served.url}/wmts/1.0.0/WMTSCapabilities.xml")
     assert "osm" in wmts.contents
-    assert set(wmts.contents["osm"].tilematrixsetlinks) == {"GLOBAL_WEBMERCATOR", "GLOBAL_MERCATOR"}
+    assert set(wmts.contents["osm"].tilematrixsetlinks) == {
+        "GLOBAL_WEBMERCATOR",
+        "GLOBAL_MERCATOR",
+    }
     matrix = wmts.tilematrixsets["GLOBAL_WEBMERCATOR"].tilematrix["03"]
     assert (matrix.matrixwidth, matrix.matrixheight) == (8, 8)
-    tile = wmts.gettile(layer="osm", tilematrixset="GLOBAL_WEBMERCATOR", tilematrix="03", row=2, column=5, format="image/png")
+    tile = wmts.gettile(
+        layer="osm",
+        tilematrixset="GLOBAL_WEBMERCATOR",
+        tilematrix="03",
+        row=2,
+        column=5,
+        format="image/png",
+    )
     assert_same_pixels(tile.read(), direct_render(upstream, TileCoord(5, 2, 3)))
 
 
-def test_twenty_clients_on_one_uncached_meta_tile_make_one_upstream_request(served: Server, upstream: MapServer) -> None:
+def test_twenty_clients_on_one_uncached_meta_tile_make_one_upstream_request(
+    served: Server, upstream: MapServer
+) -> None:
     # The 16 tiles of one 4x4 meta-tile at level 5, each asked for by more than one client.
-    urls = [f"{served.url}/wmts/osm/GLOBAL_WEBMERCATOR/05/{8 + i % 4}/{12 + i // 4 % 4}.png" for i in range(20)]
+    urls = [
+        f"{served.url}/wmts/osm/GLOBAL_WEBMERCATOR/05/{8 + i % 4}/{12 + i // 4 % 4}.png"
+        for i in range(20)
+    ]
     barrier = threading.Barrier(len(urls))
     statuses: list[int] = []
 
@@ -148,9 +186,11 @@ def test_cached_tile_answers_304_to_both_validators(served: Server) -> None:
     assert fetch(url, {"If-None-Match": '"other"'})[0] == 200
 
 
-def test_upstream_failure_is_a_502_and_nothing_is_cached(served: Server, upstream: MapServer, cache_dir: Path) -> None:
+def test_upstream_failure_is_a_502_and_nothing_is_cached(
+    served: Server, upstream: MapServer, cache_dir: Path
+) -> None:
     upstream.add_fault("garbage")
-    status, headers, body = fetch(f"{served.url}/wmts/osm/GLOBAL_WEBMERCATOR/06/1/1.png")
+    status, _, body = fetch(f"{served.url}/wmts/osm/GLOBAL_WEBMERCATOR/06/1/1.png")
     assert status == 502
     assert b"NoApplicableCode" in body
     assert not list(cache_dir.glob("osm_cache_EPSG3857/06/**/*.png"))
@@ -171,11 +211,23 @@ def test_upstream_failure_is_a_502_and_nothing_is_cached(served: Server, upstrea
         ("/tms/1.0.0/osm/EPSG3857/1/-1/0.png", 404, b"outside"),
         ("/tms/1.0.0/../../../etc/passwd", 404, b""),
         ("/tms/1.0.0/osm/EPSG3857/%2e%2e/%2e%2e/0.png", 400, b""),
-        ("/wmts/osm/GLOBAL_WEBMERCATOR/01/5/0.png", 400, b'exceptionCode="TileOutOfRange"'),
+        (
+            "/wmts/osm/GLOBAL_WEBMERCATOR/01/5/0.png",
+            400,
+            b'exceptionCode="TileOutOfRange"',
+        ),
         ("/wmts/osm/NOPE/01/0/0.png", 400, b'locator="tilematrixset"'),
         ("/wmts/<script>/GLOBAL_WEBMERCATOR/01/0/0.png", 400, b"&lt;script&gt;"),
-        ("/service?SERVICE=WMTS&REQUEST=GetTile&LAYER=osm", 400, b'exceptionCode="MissingParameterValue"'),
-        ("/service?SERVICE=WMTS&REQUEST=Frobnicate", 400, b'exceptionCode="OperationNotSupported"'),
+        (
+            "/service?SERVICE=WMTS&REQUEST=GetTile&LAYER=osm",
+            400,
+            b'exceptionCode="MissingParameterValue"',
+        ),
+        (
+            "/service?SERVICE=WMTS&REQUEST=Frobnicate",
+            400,
+            b'exceptionCode="OperationNotSupported"',
+        ),
         (
             "/service?SERVICE=WMTS&REQUEST=GetTile&LAYER=osm&TILEMATRIXSET=GLOBAL_WEBMERCATOR&TILEMATRIX=x&TILEROW=0&TILECOL=0&FORMAT=image/png",
             400,
@@ -183,7 +235,9 @@ def test_upstream_failure_is_a_502_and_nothing_is_cached(served: Server, upstrea
         ),
     ],
 )
-def test_bad_requests_get_client_errors(served: Server, path: str, status: int, needle: bytes) -> None:
+def test_bad_requests_get_client_errors(
+    served: Server, path: str, status: int, needle: bytes
+) -> None:
     got_status, headers, body = fetch(served.url + path)
     assert got_status == status
     assert needle in body

@@ -23,7 +23,12 @@ from adapters.tile_source import TileSource
 from adapters.wms_source import WMSSource
 from domain.bbox import Bbox
 from domain.config import HttpConf, ScalarParam, TileSourceConf, WMSSourceConf
-from domain.errors import ConfigValueError, LockTimeoutError, SourceError, SourceTimeoutError
+from domain.errors import (
+    ConfigValueError,
+    LockTimeoutError,
+    SourceError,
+    SourceTimeoutError,
+)
 from domain.grid import Grid, TileCoord
 from domain.grids import resolve_grids
 from domain.ports import MapQuery

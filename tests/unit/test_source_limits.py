@@ -38,7 +38,7 @@ def test_query_outside_the_coverage_is_blank_without_a_request() -> None:
     )
     result = limited.get_map(query(Bbox(-2e6, -2e6, -1e6, -1e6)))
     assert source.queries == []
-    assert pixels(result.data).getextrema()[3] == (0, 0)
+    assert pixels(result.data).getchannel("A").getextrema() == (0, 0)
     assert pixels(result.data).size == (100, 100)
 
 
@@ -91,7 +91,9 @@ def test_clip_cuts_the_image_to_the_coverage_shape() -> None:
         0,
         255,
     )  # near the lower left corner: inside
-    assert image.getpixel((94, 5))[3] == 0  # upper right: outside the triangle
+    assert (
+        image.getchannel("A").getpixel((94, 5)) == 0
+    )  # upper right: outside the triangle
 
 
 def test_blank_jpeg_has_no_alpha() -> None:
