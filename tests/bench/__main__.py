@@ -1,0 +1,122 @@
+"""`python -m tests.bench`: Tilegate vs MapProxy vs the floor app, in interleaved rounds."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+from tests.bench.processes import BenchError, terminate_on_sigterm
+from tests.bench.report import render
+from tests.bench.runner import SERVER_NAMES, Bench, Options
+
+
+def parse_args(argv: list[str] | None) -> Options:
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.bench",
+        description="Serve one mapproxy.yaml with Tilegate and MapProxy (and a floor app) under the same gunicorn "
+        "and compare cached tiles, cache misses and conditional requests. See docs/benchmark.md.",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="about a minute: 2 short rounds, fewer misses",
+    )
+    parser.add_argument(
+        "--rounds", type=int, help="interleaved rounds (default 3, --quick 2)"
+    )
+    parser.add_argument(
+        "--seconds", type=float, help="seconds per wrk run (default 5, --quick 2)"
+    )
+    parser.add_argument(
+        "--connections",
+        default="8,64",
+        help="concurrent clients for cached tiles (default 8,64)",
+    )
+    parser.add_argument(
+        "--miss-metas",
+        type=int,
+        help="meta-tiles of misses per round (default 8, --quick 4)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="gunicorn workers of every server (default 2)",
+    )
+    parser.add_argument(
+        "--worker-class",
+        default="sync",
+        help="gunicorn worker class of every server (default sync)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="gunicorn --threads (for gthread; default 1)",
+    )
+    parser.add_argument(
+        "--wrk-threads",
+        type=int,
+        default=1,
+        help="wrk threads (default 1: leaves the cores to the servers)",
+    )
+    parser.add_argument(
+        "--servers",
+        default="tilegate,mapproxy,floor",
+        help="which to run, comma separated (default tilegate,mapproxy,floor)",
+    )
+    args = parser.parse_args(argv)
+    by_lower = {n.lower(): n for n in SERVER_NAMES}
+    wanted = [s.strip().lower() for s in args.servers.split(",") if s.strip()]
+    if unknown := [s for s in wanted if s not in by_lower]:
+        parser.error(
+            f"unknown server(s) {', '.join(unknown)}; choose from {', '.join(by_lower)}"
+        )
+    connections = tuple(int(c) for c in args.connections.split(","))
+    if not connections or min(connections) < 1 or max(connections) > 1000:
+        parser.error("--connections: between 1 and 1000 clients")
+    options = Options(
+        servers=tuple(by_lower[s] for s in wanted),
+        rounds=args.rounds or (2 if args.quick else 3),
+        seconds=args.seconds or (2.0 if args.quick else 5.0),
+        connections=connections,
+        miss_metas=args.miss_metas or (4 if args.quick else 8),
+        workers=args.workers,
+        worker_class=args.worker_class,
+        threads=args.threads,
+        wrk_threads=args.wrk_threads,
+    )
+    if not (
+        1 <= options.rounds <= 20
+        and 1 <= options.seconds <= 120
+        and 1 <= options.miss_metas <= 64
+    ):
+        parser.error("--rounds 1..20, --seconds 1..120, --miss-metas 1..64")
+    return options
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = parse_args(argv)
+    terminate_on_sigterm()
+    start, load_before = time.monotonic(), os.getloadavg()[0]
+    try:
+        results = Bench(options, sys.stdout).run()
+    except BenchError as exc:
+        print(f"bench failed: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("bench interrupted; every server it started is stopped", file=sys.stderr)
+        return 130
+    print()
+    print(render(results, options.rounds))
+    print(
+        f"{time.monotonic() - start:.0f} s; load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after,"
+        f" on {os.cpu_count()} cores (other work on the machine moves req/s and latency, far less CPU/req)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
