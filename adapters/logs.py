@@ -39,7 +39,10 @@ def configure(debug: bool = False) -> None:
     root = logging.getLogger()
     if not root.handlers:
         logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("mapproxy").setLevel(logging.DEBUG if debug else logging.INFO)
+    mapproxy = logging.getLogger("mapproxy")
+    # A level set before (by a log.ini, or by --debug) stays unless debug asks for more.
+    if debug or mapproxy.level == logging.NOTSET:
+        mapproxy.setLevel(logging.DEBUG if debug else logging.INFO)
 
 
 _CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")

@@ -1,7 +1,9 @@
-"""Where and at which resolutions a source is asked at all: its `coverage` and `min_res`/`max_res`.
+"""Where and at which resolutions a source is asked at all: its `coverage`, `min_res`/`max_res`
+and `seed_only`.
 
 Outside them a source answers with a transparent image without any request (as in MapProxy);
-a coverage with `clip` also cuts what the source returns to the coverage's shape.
+a coverage with `clip` also cuts what the source returns to the coverage's shape. A `seed_only`
+source is never asked while serving requests, only by seeding.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class LimitedSource:
     coverage: Coverage | None = None
     min_res: float | None = None
     max_res: float | None = None
+    seed_only: bool = False
 
     @property
     def supports_meta_tiles(self) -> bool:
@@ -42,9 +45,13 @@ class LimitedSource:
         return True
 
     def get_map(self, query: MapQuery) -> SourceImage:
-        if not self._in_res_range(query) or (
-            self.coverage is not None
-            and not self.coverage.intersects(query.bbox, query.srs)
+        if (
+            self.seed_only
+            or not self._in_res_range(query)
+            or (
+                self.coverage is not None
+                and not self.coverage.intersects(query.bbox, query.srs)
+            )
         ):
             return blank(query)
         result = self.source.get_map(query)

@@ -179,7 +179,10 @@ def _make_source(
 ) -> MapSource:
     source = _make_plain_source(conf, grids, http, here)
     if not isinstance(conf, WMSSourceConf | TileSourceConf) or (
-        conf.coverage is None and conf.min_res is None and conf.max_res is None
+        conf.coverage is None
+        and conf.min_res is None
+        and conf.max_res is None
+        and not conf.seed_only
     ):
         return source
     coverage = None
@@ -187,7 +190,7 @@ def _make_source(
         coverage = coverage_from_conf(
             conf.coverage, lambda name: (here / name).read_text(encoding="utf-8")
         )
-    return LimitedSource(source, coverage, conf.min_res, conf.max_res)
+    return LimitedSource(source, coverage, conf.min_res, conf.max_res, conf.seed_only)
 
 
 def _make_plain_source(

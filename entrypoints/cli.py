@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from adapters import logs
-from adapters.config import load_config, parse_config
+from adapters.config import parse_config
 from domain.errors import ConfigError
 from entrypoints import devserver
 from entrypoints.app import TilegateApp
 from entrypoints.bootstrap import bootstrap
 from entrypoints.demo_config import demo_config
+from entrypoints.http import WSGIApp
+from entrypoints.wsgiapp import make_wsgi_app
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,14 +45,13 @@ def _serve_develop(config: str | None, bind: str, debug: bool) -> int:
     try:
         devserver.parse_bind(bind)
         if config is None:
-            state = bootstrap(parse_config(demo_config(), "<built-in demo>"), None)
+            loaded = parse_config(demo_config(), "<built-in demo>")
+            app: WSGIApp = TilegateApp.from_state(bootstrap(loaded, None))
         else:
-            path = Path(config).resolve()
-            state = bootstrap(load_config(path), path)
-    except (ConfigError, ValueError) as exc:
+            app = make_wsgi_app(config, reloader=True)
+    except (ConfigError, ValueError, OSError) as exc:
         print(f"tilegate: {exc}", file=sys.stderr)
         return 1
-    app = TilegateApp.from_state(state)
 
     def ready(url: str) -> None:
         print(

@@ -13,6 +13,7 @@ from domain.ports import StoredTile
 
 StartResponse = Callable[..., Any]
 Environ = dict[str, Any]
+WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
 
 _REASONS = {
     200: "OK",

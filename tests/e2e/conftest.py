@@ -50,6 +50,18 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         proc.stdout.close()
 
 
+def fetch(
+    url: str, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], bytes]:
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code, dict(error.headers), error.read()
+
+
 class Server:
     def __init__(self, proc: subprocess.Popen[bytes], url: str, config: Path) -> None:
         self.proc = proc

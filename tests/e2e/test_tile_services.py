@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import io
 import threading
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +14,7 @@ from PIL import Image, ImageChops
 
 from domain.grid import TileCoord
 from domain.grids import resolve_grids
-from tests.e2e.conftest import Server, start_gunicorn, stop
+from tests.e2e.conftest import Server, fetch, start_gunicorn, stop
 from tests.mapserver import MapServer
 
 WEBMERCATOR = resolve_grids({})["GLOBAL_WEBMERCATOR"]
@@ -71,18 +69,6 @@ def served(served_app: Server, upstream: MapServer) -> Server:
 @pytest.fixture
 def cache_dir(served_app: Server) -> Path:
     return Path(served_app.config).parent / "cache_data"
-
-
-def fetch(
-    url: str, headers: dict[str, str] | None = None
-) -> tuple[int, dict[str, str], bytes]:
-    request = urllib.request.Request(url, headers=headers or {})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, dict(response.headers), response.read()
-    except urllib.error.HTTPError as error:
-        with error:
-            return error.code, dict(error.headers), error.read()
 
 
 def upstream_getmaps(upstream: MapServer) -> list[dict[str, str]]:

@@ -101,3 +101,10 @@ def test_blank_jpeg_has_no_alpha() -> None:
     result = limited.get_map(query(Bbox(0, 0, 1000, 1000), fmt="image/jpeg"))
     assert result.format == "image/jpeg"
     assert Image.open(io.BytesIO(result.data)).mode == "RGB"
+
+
+def test_seed_only_source_is_never_asked_while_serving() -> None:
+    source = CountingSource()
+    result = LimitedSource(source, seed_only=True).get_map(query(Bbox(0, 0, 100, 100)))
+    assert source.queries == []
+    assert pixels(result.data).getchannel("A").getextrema() == (0, 0)
