@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from domain.config import LayerConf, TilegateConf, TileSourceConf
+from domain.config import (
+    GridConf,
+    LayerConf,
+    TilegateConf,
+    TileSourceConf,
+    WMSSourceConf,
+)
 from domain.grids import BUILTIN_GRIDS, flatten_grid_conf, grid_from_conf
+from domain.srs import same_srs
+from domain.srs import srs as make_srs
 
 IGNORED, ERROR = "ignored", "error"
 
@@ -124,6 +132,7 @@ def check_references(conf: TilegateConf, data: dict[object, object]) -> list[str
             if g not in grids
         ]
     errors += _cache_cycles(conf)
+    errors += _cache_limits(conf, grids)
     for name, source in conf.sources.items():
         if isinstance(source, TileSourceConf) and source.grid not in grids:
             errors.append(f"unknown grid {source.grid!r} @ $.sources[{name!r}].grid")
@@ -150,6 +159,56 @@ def _layer_references(layer: LayerConf, path: str, feeds: set[str]) -> list[str]
     ]
     for index, child in enumerate(layer.layers):
         errors += _layer_references(child, f"{path}.layers[{index}]", feeds)
+    return errors
+
+
+def _cache_limits(conf: TilegateConf, grids: dict[str, GridConf]) -> list[str]:
+    """What a cache asks for that Tilegate cannot do yet, or that cannot work at all."""
+    errors = []
+    for name, cache in conf.caches.items():
+        path = f"$.caches[{name!r}]"
+        for index, source in enumerate(cache.sources):
+            if source in conf.caches:
+                errors.append(
+                    f"caches as sources are not supported yet @ {path}.sources[{index}]"
+                )
+            elif isinstance(wms := conf.sources.get(source), WMSSourceConf):
+                errors += _reprojection_needed(
+                    wms, cache.grids, grids, f"{path}.sources[{index}]"
+                )
+        if cache.cache.directory is not None and len(cache.grids) > 1:
+            errors.append(
+                f"one directory cannot hold several grids @ {path}.cache.directory"
+            )
+    return errors
+
+
+def _reprojection_needed(
+    source: WMSSourceConf,
+    grid_names: tuple[str, ...],
+    grids: dict[str, GridConf],
+    path: str,
+) -> list[str]:
+    if not source.supported_srs:
+        return []
+    try:
+        supported = [make_srs(code) for code in source.supported_srs]
+    except ValueError as exc:
+        return [f"{exc} @ {path}"]
+    errors = []
+    for grid_name in grid_names:
+        if grid_name not in grids:
+            continue  # reported as an unknown grid
+        code = flatten_grid_conf(grid_name, grids).srs or "EPSG:900913"
+        try:
+            grid_srs = make_srs(code)
+        except ValueError:
+            continue  # reported with the grid
+        if not any(same_srs(grid_srs, s) for s in supported):
+            errors.append(
+                f"grid {grid_name!r} is in {grid_srs.code}, not in the source's supported_srs;"
+                f" reprojection is not supported yet @ {path}"
+            )
     return errors
 
 

@@ -27,7 +27,6 @@ from domain.config import (
     WMSSourceConf,
 )
 from domain.coverage import coverage_from_conf
-from domain.errors import ConfigError
 from domain.formats import image_format
 from domain.grid import Grid
 from domain.grids import resolve_grids
@@ -77,21 +76,6 @@ def bootstrap(loaded: LoadedConfig, config_path: Path | None) -> AppState:
         return sources[name]
 
     def tilesets(cache_name: str, cache: CacheConf) -> tuple[TileSet, ...]:
-        unsupported = [s for s in cache.sources if s in conf.caches]
-        if unsupported:
-            raise ConfigError(
-                str(config_path),
-                [
-                    f"caches as sources are not supported yet @ $.caches['{cache_name}'].sources"
-                ],
-            )
-        if cache.cache.directory is not None and len(cache.grids) > 1:
-            raise ConfigError(
-                str(config_path),
-                [
-                    f"a single directory cannot hold several grids @ $.caches['{cache_name}'].cache.directory"
-                ],
-            )
         g = conf.globals.cache
         fmt = image_format(cache.format)
         return tuple(

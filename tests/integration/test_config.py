@@ -113,7 +113,7 @@ caches:
     cache_dir: /var/cache/topo
   overlay_cache:
     grids: [utm32_fine]
-    sources: [overlay_wms, osm_cache]
+    sources: [overlay_wms, drawing]
     link_single_color_images: true
     disable_storage: false
 
@@ -210,7 +210,7 @@ def test_a_realistic_mapproxy_config_loads(tmp_path: Path) -> None:
     assert conf.caches["osm_cache"].grids == ("GLOBAL_WEBMERCATOR", "utm32")
     assert conf.caches["osm_cache"].cache.directory_layout == "tms"
     assert conf.caches["topo_cache"].meta_size == (2, 2)
-    assert conf.caches["overlay_cache"].sources == ("overlay_wms", "osm_cache")
+    assert conf.caches["overlay_cache"].sources == ("overlay_wms", "drawing")
     osm = conf.sources["osm_tiles"]
     assert isinstance(osm, TileSourceConf)
     assert osm.http is not None
@@ -507,7 +507,7 @@ def test_names_that_point_nowhere_are_errors(tmp_path: Path) -> None:
           t: {type: tile, url: 'http://x/', grid: nogrid}
         caches:
           c: {sources: [s, missing], grids: [GLOBAL_GEODETIC, utm]}
-          d: {sources: [c]}
+          d: {sources: [s]}
         layers:
           - name: group
             title: G
@@ -523,9 +523,31 @@ def test_names_that_point_nowhere_are_errors(tmp_path: Path) -> None:
 
 
 def test_caches_that_feed_each_other_in_a_circle_are_an_error(tmp_path: Path) -> None:
+    found = problems(tmp_path, "caches:\n  a: {sources: [b]}\n  b: {sources: [a]}\n")
+    assert "caches form a cycle: a -> b -> a @ $.caches['b'].sources[0]" in found
+
+
+def test_what_a_cache_asks_for_that_cannot_be_served_yet_is_an_error(
+    tmp_path: Path,
+) -> None:
     assert problems(
-        tmp_path, "caches:\n  a: {sources: [b]}\n  b: {sources: [a]}\n"
-    ) == ["caches form a cycle: a -> b -> a @ $.caches['b'].sources[0]"]
+        tmp_path,
+        """
+        sources:
+          w: {type: wms, req: {url: 'http://x/', layers: a}, supported_srs: ['EPSG:4326']}
+          m: {type: wms, req: {url: 'http://x/', layers: a}, supported_srs: ['EPSG:3857']}
+        caches:
+          base: {sources: [m], grids: [GLOBAL_MERCATOR]}
+          on_top: {sources: [base], grids: [GLOBAL_MERCATOR]}
+          projected: {sources: [w], grids: [GLOBAL_GEODETIC, GLOBAL_WEBMERCATOR]}
+          shared: {sources: [m], grids: [GLOBAL_MERCATOR, GLOBAL_WEBMERCATOR], cache: {directory: /x}}
+        """,
+    ) == [
+        "caches as sources are not supported yet @ $.caches['on_top'].sources[0]",
+        "grid 'GLOBAL_WEBMERCATOR' is in EPSG:3857, not in the source's supported_srs;"
+        " reprojection is not supported yet @ $.caches['projected'].sources[0]",
+        "one directory cannot hold several grids @ $.caches['shared'].cache.directory",
+    ]
 
 
 def test_grids_that_cannot_be_built_are_errors(tmp_path: Path) -> None:
