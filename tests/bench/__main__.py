@@ -7,7 +7,7 @@ import os
 import sys
 import time
 
-from tests.bench.processes import BenchError, terminate_on_sigterm
+from tests.bench.processes import BenchError, interrupt_on_signals
 from tests.bench.report import render
 from tests.bench.runner import SERVER_NAMES, Bench, Options
 
@@ -99,7 +99,7 @@ def parse_args(argv: list[str] | None) -> Options:
 
 def main(argv: list[str] | None = None) -> int:
     options = parse_args(argv)
-    terminate_on_sigterm()
+    interrupt_on_signals()
     start, load_before = time.monotonic(), os.getloadavg()[0]
     try:
         results = Bench(options, sys.stdout).run()

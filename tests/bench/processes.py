@@ -156,13 +156,17 @@ def _tail(log: Path, lines: int = 30) -> str:
         return "(no log)"
 
 
-def terminate_on_sigterm() -> None:
-    """Turn SIGTERM into KeyboardInterrupt, so `finally` blocks stop the servers then too."""
+def interrupt_on_signals() -> None:
+    """SIGINT and SIGTERM raise KeyboardInterrupt, so `finally` blocks stop the servers.
+
+    SIGINT too: a shell starts background jobs with it ignored, and Python keeps it so.
+    """
 
     def handler(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def start_mapserver(procs: Processes, run_dir: Path) -> Server:
