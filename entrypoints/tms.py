@@ -10,10 +10,11 @@ import attrs
 from domain.errors import RequestError
 from domain.grid import Grid, TileCoord
 from domain.grids import DEFAULT_BBOXES
-from domain.tiles import TileSet, get_tile
+from domain.tiles import TileSet
 from entrypoints.bootstrap import AppState, TileLayer
-from entrypoints.http import PROXY_VARY, Request, Response, tile_response
+from entrypoints.http import PROXY_VARY, Request, Response
 from entrypoints.ogc import XML, NotFoundError
+from entrypoints.tile_answer import serve_tile
 
 _WORLD_PROFILES = {
     "EPSG:900913": "global-mercator",
@@ -145,14 +146,7 @@ class TMSService:
         ).lower() in ("nw", "ul")
         if want_nw != (grid.origin == "ul"):
             coord = grid.flip_y(coord)
-        tile = get_tile(coord, tileset)
-        return tile_response(
-            request,
-            tile,
-            tileset.format.mime,
-            self.state.max_age,
-            self.state.allow_origin,
-        )
+        return serve_tile(request, self.state, tileset, coord)
 
     def capabilities(self, request: Request) -> Response:
         base = request.base_url

@@ -12,10 +12,11 @@ from domain.bbox import Bbox
 from domain.errors import RequestError
 from domain.grid import Grid, TileCoord
 from domain.srs import srs, transform_bbox
-from domain.tiles import TileSet, get_tile
+from domain.tiles import TileSet
 from entrypoints.bootstrap import AppState, TileLayer
-from entrypoints.http import PROXY_VARY, Request, Response, tile_response
+from entrypoints.http import PROXY_VARY, Request, Response
 from entrypoints.ogc import XML
+from entrypoints.tile_answer import serve_tile
 
 _PIXEL_SIZE = (
     0.00028  # metres, the "standardized rendering pixel" of WMTS scale denominators
@@ -180,14 +181,7 @@ class WMTSService:
             raise _out_of_range(coord, grid)
         if grid.origin == "ll":
             coord = grid.flip_y(coord)
-        tile = get_tile(coord, tileset)
-        return tile_response(
-            request,
-            tile,
-            tileset.format.mime,
-            self.state.max_age,
-            self.state.allow_origin,
-        )
+        return serve_tile(request, self.state, tileset, coord)
 
     def capabilities(self, request: Request, restful: bool) -> Response:
         base = request.base_url

@@ -69,6 +69,28 @@ class Server:
         self.config = config
 
 
+def serve_develop(cwd: Path, *args: str) -> tuple[subprocess.Popen[bytes], str]:
+    """`tilegate serve-develop ARGS` in cwd on a free port, answering once this returns."""
+    port = free_port()
+    cmd = [
+        str(VENV_BIN / "tilegate"),
+        "serve-develop",
+        *args,
+        "--bind",
+        f"127.0.0.1:{port}",
+    ]
+    proc = subprocess.Popen(
+        cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(url + "/", proc)
+    except BaseException:
+        stop(proc)
+        raise
+    return proc, url
+
+
 def start_gunicorn(
     config: Path, workers: int = 2, extra: tuple[str, ...] = ()
 ) -> Server:

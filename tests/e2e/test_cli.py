@@ -10,24 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.e2e.conftest import VENV_BIN, fetch, free_port, stop, wait_for_http
-
-
-def serve_develop(cwd: Path, *args: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    cmd = [
-        str(VENV_BIN / "tilegate"),
-        "serve-develop",
-        *args,
-        "--bind",
-        f"127.0.0.1:{port}",
-    ]
-    proc = subprocess.Popen(
-        cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
-    url = f"http://127.0.0.1:{port}"
-    wait_for_http(url + "/", proc)
-    return proc, url
+from tests.e2e.conftest import VENV_BIN, fetch, serve_develop, stop
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from html import escape
@@ -27,7 +26,7 @@ from entrypoints import demo
 from entrypoints.app import TilegateApp
 from entrypoints.bootstrap import bootstrap
 from entrypoints.demo_config import DEMO_DATA
-from tests.e2e.conftest import free_port, stop, wait_for_http
+from tests.e2e.conftest import serve_develop, stop
 
 CHROMIUM = Path("/usr/bin/chromium")
 HOSTILE = '</script><script>alert("title")</script><!--'
@@ -529,24 +528,8 @@ def dev_server() -> Iterator[str]:
     with tempfile.TemporaryDirectory() as scratch:
         config = Path(scratch) / "mapproxy.yaml"
         config.write_text(yaml.safe_dump(config_dict()), encoding="utf-8")
-        port = free_port()
-        tilegate = Path(sys.executable).parent / "tilegate"
-        proc = subprocess.Popen(
-            [
-                str(tilegate),
-                "serve-develop",
-                str(config),
-                "--bind",
-                f"127.0.0.1:{port}",
-            ],
-            cwd=scratch,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            env=os.environ.copy(),
-        )
-        url = f"http://127.0.0.1:{port}"
+        proc, url = serve_develop(Path(scratch), str(config))
         try:
-            wait_for_http(url + "/demo/", proc)
             yield url
         finally:
             stop(proc)
