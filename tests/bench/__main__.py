@@ -37,7 +37,7 @@ def parse_args(argv: list[str] | None) -> Options:
     parser.add_argument(
         "--miss-metas",
         type=int,
-        help="meta-tiles of misses per round (default 8, --quick 4)",
+        help="meta-tiles of misses per round (default 16, --quick 6)",
     )
     parser.add_argument(
         "--workers",
@@ -82,7 +82,7 @@ def parse_args(argv: list[str] | None) -> Options:
         rounds=args.rounds or (2 if args.quick else 3),
         seconds=args.seconds or (2.0 if args.quick else 5.0),
         connections=connections,
-        miss_metas=args.miss_metas or (4 if args.quick else 8),
+        miss_metas=args.miss_metas or (6 if args.quick else 16),
         workers=args.workers,
         worker_class=args.worker_class,
         threads=args.threads,
