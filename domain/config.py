@@ -182,6 +182,7 @@ class CacheConf:
     disable_storage: bool = False
     link_single_color_images: bool | None = None
     cache_dir: str | None = None
+    tile_lock_dir: str | None = None
     cache: FileCacheBackendConf = attrs.Factory(FileCacheBackendConf)
 
 
@@ -199,7 +200,7 @@ class LayerConf:
 @attrs.frozen
 class GlobalsCacheConf:
     base_dir: str = "./cache_data"
-    lock_dir: str | None = None
+    lock_dir: str = "./cache_data/tile_locks"
     tile_lock_dir: str | None = None
     meta_size: tuple[int, int] = attrs.field(default=(4, 4), validator=_positive_pair)
     meta_buffer: int = attrs.field(default=80, validator=_non_negative)

@@ -65,10 +65,20 @@ def bootstrap(loaded: LoadedConfig, config_path: Path | None) -> AppState:
     here = config_path.parent if config_path is not None else Path.cwd()
     grids = resolve_grids(conf.grids)
     base_dir = here / conf.globals.cache.base_dir
-    lock_dir = here / (conf.globals.cache.lock_dir or base_dir / "tile_locks")
-    http = HttpClient(conf.globals.http, lock_dir=lock_dir)
-    locker = FcntlLocker(here / (conf.globals.cache.tile_lock_dir or lock_dir))
+    # As MapProxy: `lock_dir` holds the upstream request slots, `tile_lock_dir` (by default
+    # `tile_locks` beside each cache's directories) the meta-tile locks.
+    http = HttpClient(conf.globals.http, lock_dir=here / conf.globals.cache.lock_dir)
+    lockers: dict[Path, FcntlLocker] = {}
     sources: dict[str, MapSource] = {}
+
+    def locker(cache: CacheConf) -> FcntlLocker:
+        tile_lock_dir = cache.tile_lock_dir or conf.globals.cache.tile_lock_dir
+        directory = (
+            here / tile_lock_dir
+            if tile_lock_dir
+            else here / (cache.cache_dir or base_dir) / "tile_locks"
+        )
+        return lockers.setdefault(directory, FcntlLocker(directory))
 
     def source(name: str) -> MapSource:
         if name not in sources:
@@ -101,7 +111,7 @@ def bootstrap(loaded: LoadedConfig, config_path: Path | None) -> AppState:
                 sources=tuple(source(s) for s in cache.sources),
                 format=fmt,
                 request_format=image_format(cache.request_format or cache.format),
-                locker=locker,
+                locker=locker(cache),
                 clock=time.time,
                 meta_size=cache.meta_size or g.meta_size,
                 meta_buffer=_pick(cache.meta_buffer, g.meta_buffer),
