@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import functools
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qsl, quote
@@ -123,8 +124,10 @@ def _read_all(f: Any) -> list[bytes]:
         return [f.read()]
 
 
-def http_date(timestamp: float) -> str:
-    return email.utils.formatdate(timestamp, usegmt=True)
+@functools.lru_cache(maxsize=4096)
+def http_date(seconds: int) -> str:
+    """An HTTP date; cached because neighbouring tiles share their seconds (hot path)."""
+    return email.utils.formatdate(seconds, usegmt=True)
 
 
 def tile_response(
@@ -136,7 +139,7 @@ def tile_response(
 ) -> Response:
     """A tile with validators (ETag as nginx makes it, from mtime and size) and caching headers."""
     etag = f'"{int(tile.mtime):x}-{tile.size:x}"'
-    last_modified = http_date(tile.mtime)
+    last_modified = http_date(int(tile.mtime))
     headers = [
         ("ETag", etag),
         ("Last-Modified", last_modified),
