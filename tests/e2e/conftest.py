@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -69,16 +68,10 @@ class Server:
         self.config = config
 
 
-def serve_develop(cwd: Path, *args: str) -> tuple[subprocess.Popen[bytes], str]:
-    """`tilegate serve-develop ARGS` in cwd on a free port, answering once this returns."""
-    port = free_port()
-    cmd = [
-        str(VENV_BIN / "tilegate"),
-        "serve-develop",
-        *args,
-        "--bind",
-        f"127.0.0.1:{port}",
-    ]
+def start_server(
+    cmd: list[str], cwd: Path, port: int
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Run cmd in cwd and return once it answers HTTP on port (stopped again if it does not)."""
     proc = subprocess.Popen(
         cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
@@ -91,9 +84,19 @@ def serve_develop(cwd: Path, *args: str) -> tuple[subprocess.Popen[bytes], str]:
     return proc, url
 
 
+def serve_develop(cwd: Path, *args: str) -> tuple[subprocess.Popen[bytes], str]:
+    """`tilegate serve-develop ARGS` in cwd on a free port, answering once this returns."""
+    port = free_port()
+    bind = f"127.0.0.1:{port}"
+    return start_server(
+        [str(VENV_BIN / "tilegate"), "serve-develop", *args, "--bind", bind], cwd, port
+    )
+
+
 def start_gunicorn(
     config: Path, workers: int = 2, extra: tuple[str, ...] = ()
 ) -> Server:
+    """gunicorn with `workers` sync workers serving config, on a free port."""
     port = free_port()
     app = f"entrypoints.wsgiapp:make_wsgi_app({str(config)!r})"
     cmd = [
@@ -105,19 +108,7 @@ def start_gunicorn(
         *extra,
         app,
     ]
-    proc = subprocess.Popen(
-        cmd,
-        cwd=config.parent,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env=os.environ.copy(),
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_http(url + "/", proc)
-    except BaseException:
-        stop(proc)
-        raise
+    proc, url = start_server(cmd, config.parent, port)
     return Server(proc, url, config)
 
 
