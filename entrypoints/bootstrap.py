@@ -31,7 +31,7 @@ from domain.formats import image_format
 from domain.grid import Grid
 from domain.grids import resolve_grids
 from domain.imaging import EncodeOptions
-from domain.ports import MapSource
+from domain.ports import MapSource, TileCache
 from domain.source_limits import LimitedSource
 from domain.tiles import TileSet
 
@@ -55,6 +55,7 @@ class AppState:
     conf: TilegateConf
     config_path: Path | None
     grids: dict[str, Grid]
+    caches: dict[str, tuple[TileSet, ...]]
     layers: dict[str, TileLayer]
     max_age: int
     allow_origin: str | None
@@ -64,54 +65,97 @@ def bootstrap(loaded: LoadedConfig, config_path: Path | None) -> AppState:
     conf = loaded.conf
     here = config_path.parent if config_path is not None else Path.cwd()
     grids = resolve_grids(conf.grids)
-    base_dir = here / conf.globals.cache.base_dir
-    # As MapProxy: `lock_dir` holds the upstream request slots, `tile_lock_dir` (by default
-    # `tile_locks` beside each cache's directories) the meta-tile locks.
-    http = HttpClient(conf.globals.http, lock_dir=here / conf.globals.cache.lock_dir)
-    lockers: dict[Path, FcntlLocker] = {}
-    sources: dict[str, MapSource] = {}
+    wiring = _Wiring(conf, here, grids)
+    caches = {name: wiring.tilesets(name, cache) for name, cache in conf.caches.items()}
+    layers: dict[str, TileLayer] = {}
+    for layer in _named_layers(conf.layers):
+        # As MapProxy: a layer is tiled when its only source is a cache.
+        if (
+            len(layer.sources) == 1
+            and layer.sources[0] in caches
+            and layer.name is not None
+        ):
+            tilesets = caches[layer.sources[0]]
+            layers[layer.name] = TileLayer(
+                layer.name, layer.title, tilesets, dict(layer.md or {})
+            )
+    allow_origin = conf.globals.http.access_control_allow_origin
+    return AppState(
+        conf=conf,
+        config_path=config_path,
+        grids=grids,
+        caches=caches,
+        layers=layers,
+        max_age=int(conf.globals.tiles.expires_hours * 3600),
+        allow_origin="*" if allow_origin is None else allow_origin,
+    )
 
-    def locker(cache: CacheConf) -> FcntlLocker:
-        tile_lock_dir = cache.tile_lock_dir or conf.globals.cache.tile_lock_dir
-        directory = (
-            here / tile_lock_dir
-            if tile_lock_dir
-            else here / (cache.cache_dir or base_dir) / "tile_locks"
+
+@attrs.define
+class _Wiring:
+    """Builds sources, lockers and tile sets once each; relative paths start at `here`
+    (the configuration file's directory), as in MapProxy."""
+
+    conf: TilegateConf
+    here: Path
+    grids: dict[str, Grid]
+    http: HttpClient = attrs.field(init=False)
+    sources: dict[str, MapSource] = attrs.Factory(dict)
+    lockers: dict[Path, FcntlLocker] = attrs.Factory(dict)
+
+    def __attrs_post_init__(self) -> None:
+        # `lock_dir` holds the upstream request slots of `concurrent_requests`.
+        self.http = HttpClient(
+            self.conf.globals.http,
+            lock_dir=self.here / self.conf.globals.cache.lock_dir,
         )
-        return lockers.setdefault(directory, FcntlLocker(directory))
 
-    def source(name: str) -> MapSource:
-        if name not in sources:
-            sources[name] = _make_source(conf.sources[name], grids, http, here)
-        return sources[name]
+    @property
+    def base_dir(self) -> Path:
+        return self.here / self.conf.globals.cache.base_dir
 
-    def tilesets(cache_name: str, cache: CacheConf) -> tuple[TileSet, ...]:
-        g = conf.globals.cache
-        fmt = image_format(cache.format)
+    def source(self, name: str) -> MapSource:
+        if name not in self.sources:
+            self.sources[name] = _make_source(
+                self.conf.sources[name], self.grids, self.http, self.here
+            )
+        return self.sources[name]
+
+    def locker(self, cache: CacheConf) -> FcntlLocker:
+        """Meta-tile locks: in `tile_lock_dir`, else in `tile_locks` beside the cache's tiles."""
+        tile_lock_dir = cache.tile_lock_dir or self.conf.globals.cache.tile_lock_dir
+        if tile_lock_dir:
+            directory = self.here / tile_lock_dir
+        else:
+            directory = self.here / (cache.cache_dir or self.base_dir) / "tile_locks"
+        return self.lockers.setdefault(directory, FcntlLocker(directory))
+
+    def store(self, name: str, cache: CacheConf, grid: Grid) -> TileCache:
+        """Where a cache keeps its tiles in one grid."""
+        g = self.conf.globals.cache
+        directory = cache_directory(
+            self.base_dir, name, grid, cache.cache, cache.cache_dir
+        )
+        return FileCache(
+            self.here / directory,
+            cache.cache.directory_layout,
+            image_format(cache.format).ext,
+            link_single_color_images=_pick(
+                cache.link_single_color_images, g.link_single_color_images
+            ),
+        )
+
+    def tilesets(self, name: str, cache: CacheConf) -> tuple[TileSet, ...]:
+        g = self.conf.globals.cache
         return tuple(
             TileSet(
-                name=f"{cache_name}_{grids[grid_name].name}",
-                grid=grids[grid_name],
-                cache=FileCache(
-                    # Relative directories are relative to the configuration file, as in MapProxy.
-                    here
-                    / cache_directory(
-                        base_dir,
-                        cache_name,
-                        grids[grid_name],
-                        cache.cache,
-                        cache.cache_dir,
-                    ),
-                    cache.cache.directory_layout,
-                    fmt.ext,
-                    link_single_color_images=_pick(
-                        cache.link_single_color_images, g.link_single_color_images
-                    ),
-                ),
-                sources=tuple(source(s) for s in cache.sources),
-                format=fmt,
+                name=f"{name}_{grid_name}",
+                grid=self.grids[grid_name],
+                cache=self.store(name, cache, self.grids[grid_name]),
+                sources=tuple(self.source(s) for s in cache.sources),
+                format=image_format(cache.format),
                 request_format=image_format(cache.request_format or cache.format),
-                locker=locker(cache),
+                locker=self.locker(cache),
                 clock=time.time,
                 meta_size=cache.meta_size or g.meta_size,
                 meta_buffer=_pick(cache.meta_buffer, g.meta_buffer),
@@ -123,37 +167,10 @@ def bootstrap(loaded: LoadedConfig, config_path: Path | None) -> AppState:
                     cache.link_single_color_images, g.link_single_color_images
                 ),
                 lock_timeout=g.lock_timeout,
-                encode_options=EncodeOptions(paletted=conf.globals.image.paletted),
+                encode_options=EncodeOptions(paletted=self.conf.globals.image.paletted),
             )
             for grid_name in cache.grids
         )
-
-    built: dict[str, tuple[TileSet, ...]] = {}
-    layers: dict[str, TileLayer] = {}
-    for layer in _named_layers(conf.layers):
-        # As MapProxy: a layer is tiled when its only source is a cache.
-        if (
-            len(layer.sources) != 1
-            or layer.sources[0] not in conf.caches
-            or layer.name is None
-        ):
-            continue
-        cache_name = layer.sources[0]
-        if cache_name not in built:
-            built[cache_name] = tilesets(cache_name, conf.caches[cache_name])
-        layers[layer.name] = TileLayer(
-            layer.name, layer.title, built[cache_name], dict(layer.md or {})
-        )
-    return AppState(
-        conf=conf,
-        config_path=config_path,
-        grids=grids,
-        layers=layers,
-        max_age=int(conf.globals.tiles.expires_hours * 3600),
-        allow_origin=conf.globals.http.access_control_allow_origin
-        if conf.globals.http.access_control_allow_origin is not None
-        else "*",
-    )
 
 
 def _pick(value: T | None, default: T) -> T:
