@@ -11,6 +11,7 @@ import attrs
 from domain.bbox import Bbox
 from domain.errors import RequestError
 from domain.grid import Grid, TileCoord
+from domain.scales import scale_denominator
 from domain.srs import srs, transform_bbox
 from domain.tiles import TileSet
 from entrypoints.bootstrap import AppState, TileLayer
@@ -18,10 +19,6 @@ from entrypoints.http import PROXY_VARY, Request, Response
 from entrypoints.ogc import XML
 from entrypoints.tile_answer import serve_tile
 
-_PIXEL_SIZE = (
-    0.00028  # metres, the "standardized rendering pixel" of WMTS scale denominators
-)
-_METERS_PER_DEGREE = 6378137 * 2 * math.pi / 360
 _TEMPLATE_KEYS = (
     "Layer",
     "TileMatrixSet",
@@ -44,11 +41,6 @@ def wmts_compatible(grid: Grid) -> bool:
         math.isclose(ny * th * res, grid.bbox.height, rel_tol=1e-9)
         for (_, ny), res in zip(grid.sizes, grid.res, strict=True)
     )
-
-
-def scale_denominator(grid: Grid, res: float) -> float:
-    meters_per_unit = _METERS_PER_DEGREE if grid.srs.is_latlong else 1.0
-    return res * meters_per_unit / _PIXEL_SIZE
 
 
 @attrs.define
