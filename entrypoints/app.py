@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Callable, Iterable
 from html import escape
 
@@ -11,7 +12,7 @@ from adapters import logs
 from domain.errors import RequestError, TilegateError
 from entrypoints import demo
 from entrypoints.bootstrap import AppState
-from entrypoints.http import Environ, Request, Response, StartResponse
+from entrypoints.http import PROXY_VARY, Environ, Request, Response, StartResponse
 from entrypoints.ogc import NotFoundError, ows_error, tms_error
 from entrypoints.tms import TMSService
 from entrypoints.wmts import WMTSService
@@ -26,14 +27,17 @@ class TilegateApp:
     state: AppState
     tms: TMSService | None = None
     wmts: WMTSService | None = None
+    # Development only: an unexpected error answers with its traceback.
+    debug: bool = False
 
     @classmethod
-    def from_state(cls, state: AppState) -> TilegateApp:
+    def from_state(cls, state: AppState, debug: bool = False) -> TilegateApp:
         services = state.conf.services
         return cls(
             state,
             tms=TMSService.build(state) if services.tms is not None else None,
             wmts=WMTSService.build(state) if services.wmts is not None else None,
+            debug=debug,
         )
 
     def __call__(
@@ -44,7 +48,8 @@ class TilegateApp:
             response = self.dispatch(request)
         except Exception:
             logs.get_logger(logs.SYSTEM).exception("unhandled error", path=request.path)
-            response = Response(500, b"internal error\n")
+            body = traceback.format_exc() if self.debug else "internal error\n"
+            response = Response(500, body.encode())
         return response(environ, start_response)
 
     def dispatch(self, request: Request) -> Response:
@@ -113,5 +118,5 @@ class TilegateApp:
             200,
             body.encode(),
             "text/html; charset=utf-8",
-            [("Vary", "Host, X-Script-Name, X-Forwarded-Host, X-Forwarded-Proto")],
+            [("Vary", PROXY_VARY)],
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email.utils
 import functools
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qsl, quote
@@ -71,21 +72,36 @@ class Request:
 
     @property
     def base_url(self) -> str:
-        """The URL this app is served under, as the client sees it (proxy headers honoured)."""
+        """The URL this app is served under, as the client sees it (proxy headers honoured).
+
+        Header values that are not a plain host (or path) are ignored rather than escaped: a
+        forged `X-Forwarded-Host` must not put markup, spaces or line breaks into an answer.
+        """
         env = self.environ
         scheme = self.header("X-Forwarded-Proto") or env.get("wsgi.url_scheme", "http")
         scheme = "https" if scheme.split(",")[0].strip().lower() == "https" else "http"
-        host = (self.header("X-Forwarded-Host") or "").split(",")[
-            0
-        ].strip() or self.header("Host")
-        if not host:
-            host = (
+        forwarded = (self.header("X-Forwarded-Host") or "").split(",")[0].strip()
+        host = next(
+            (h for h in (forwarded, self.header("Host")) if h and _HOST.fullmatch(h)),
+            None,
+        )
+        if host is None:
+            server = (
                 f"{env.get('SERVER_NAME', 'localhost')}:{env.get('SERVER_PORT', '80')}"
             )
-        prefix = self.header("X-Script-Name") or env.get("SCRIPT_NAME", "")
-        return (
-            f"{scheme}://{quote(host, safe=':[]')}{quote(prefix.rstrip('/'), safe='/')}"
-        )
+            host = server if _HOST.fullmatch(server) else "localhost"
+        prefix = self.header("X-Script-Name")
+        if prefix is None or not _PREFIX.fullmatch(prefix):
+            prefix = env.get("SCRIPT_NAME", "")
+        return f"{scheme}://{host}{quote(prefix.rstrip('/'), safe='/')}"
+
+
+# A DNS name or IPv4 address, or a bracketed IPv6 address, with an optional port.
+_HOST = re.compile(
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9_.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?"
+)
+# A path prefix: starts with one slash (`//host` would make URLs point elsewhere), no markup.
+_PREFIX = re.compile(r"(?:/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)*/?")
 
 
 @attrs.define
