@@ -19,24 +19,26 @@ from entrypoints.http import Environ, StartResponse
 
 
 def make_wsgi_app(
-    config_path: str | Path, reloader: bool = False
+    config_path: str | Path, reloader: bool = False, debug: bool = False
 ) -> TilegateApp | ReloadingApp:
     """The app for a mapproxy.yaml; raises ConfigError naming the file and key path if it is bad.
 
     With `reloader`, the app rebuilds itself when the file or one it includes (`base:`) changes,
-    and keeps serving the previous configuration when the new one is broken.
+    and keeps serving the previous configuration when the new one is broken. With `debug`,
+    an unexpected error answers with its traceback (development only).
     """
-    logs.configure()
+    logs.configure(debug=debug)
     path = Path(config_path).resolve()
-    app, files = _load(path)
+    app, files = _load(path, debug)
     if not reloader:
         return app
-    return ReloadingApp(path, app, files)
+    return ReloadingApp(path, app, files, debug=debug)
 
 
-def _load(path: Path) -> tuple[TilegateApp, dict[Path, float | None]]:
+def _load(path: Path, debug: bool) -> tuple[TilegateApp, dict[Path, float | None]]:
     loaded = load_config(path)
-    return TilegateApp.from_state(bootstrap(loaded, path)), _mtimes(loaded.files)
+    app = TilegateApp.from_state(bootstrap(loaded, path), debug)
+    return app, _mtimes(loaded.files)
 
 
 def _mtimes(files: Iterable[Path]) -> dict[Path, float | None]:
@@ -56,6 +58,7 @@ class ReloadingApp:
     path: Path
     app: TilegateApp
     files: dict[Path, float | None]
+    debug: bool = False
     interval: float = 1.0
     checked: float = attrs.field(factory=time.monotonic)
     lock: threading.Lock = attrs.field(factory=threading.Lock)
@@ -75,7 +78,7 @@ class ReloadingApp:
             if _mtimes(self.files) == self.files:
                 return
             try:
-                self.app, self.files = _load(self.path)
+                self.app, self.files = _load(self.path, self.debug)
                 logs.get_logger(logs.CONFIG).info(
                     "configuration reloaded", file=str(self.path)
                 )

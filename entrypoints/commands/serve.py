@@ -34,7 +34,11 @@ def add_server_options(parser: argparse.ArgumentParser) -> None:
         default="127.0.0.1:8080",
         help="HOST:PORT to listen on (default %(default)s)",
     )
-    parser.add_argument("--debug", action="store_true", help="debug logging")
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="debug logging, a line per request, tracebacks in error answers",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,9 +47,11 @@ def run(args: argparse.Namespace) -> int:
         devserver.parse_bind(args.bind)
         if args.config is None:
             loaded = parse_config(demo_config(), "<built-in demo>")
-            app: WSGIApp = TilegateApp.from_state(bootstrap(loaded, None))
+            app: WSGIApp = TilegateApp.from_state(
+                bootstrap(loaded, None), debug=args.debug
+            )
         else:
-            app = make_wsgi_app(args.config, reloader=True)
+            app = make_wsgi_app(args.config, reloader=True, debug=args.debug)
     except (ConfigError, ValueError, OSError) as exc:
         print(f"tilegate: {exc}", file=sys.stderr)
         return 1
@@ -53,10 +59,10 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def serve(app: WSGIApp, bind: str) -> None:
+def serve(app: WSGIApp, bind: str, start_page: str = "demo/") -> None:
     def ready(url: str) -> None:
         print(
-            f"Tilegate development server (not for production) at {url}/ - demo: {url}/demo/",
+            f"Tilegate development server (not for production) at {url}/ - start at {url}/{start_page}",
             flush=True,
         )
 
