@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 import cattrs
@@ -23,6 +23,7 @@ _converter = cattrs.Converter(forbid_extra_keys=True)
 register_hooks(_converter)
 
 _EXTRA = "extra fields found ("
+T = TypeVar("T")
 _log = get_logger(CONFIG)
 
 
@@ -70,7 +71,7 @@ def _parse(
         }
     )
     warnings, errors = check_unsupported(data)
-    conf, extra = _structure(data, source, errors)
+    conf, extra = structure_config(_converter, data, TilegateConf, source, errors)
     warnings += extra
     errors += check_references(conf, data)
     if errors:
@@ -80,14 +81,21 @@ def _parse(
     return LoadedConfig(conf=conf, warnings=tuple(warnings), files=tuple(files))
 
 
-def _structure(
-    data: dict[object, object], source: str, errors: list[str]
-) -> tuple[TilegateConf, list[str]]:
-    """Structured `data`; unknown keys are warnings, stripped before structuring again."""
+def structure_config(
+    converter: cattrs.Converter,
+    data: dict[object, object],
+    cls: type[T],
+    source: str,
+    errors: list[str],
+) -> tuple[T, list[str]]:
+    """`data` structured as `cls`; unknown keys are warnings, stripped before structuring again.
+
+    Any other problem raises a ConfigError with `errors` and the problems found here.
+    """
     warnings: list[str] = []
     while True:
         try:
-            conf = _converter.structure(data, TilegateConf)
+            conf = converter.structure(data, cls)
         except cattrs.BaseValidationError as exc:
             problems = cattrs.transform_error(exc, path="$", format_exception=_describe)
             unknown = [p for p in problems if p.startswith(_EXTRA)]

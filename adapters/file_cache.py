@@ -6,7 +6,7 @@ import contextlib
 import os
 import re
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 
 import attrs
@@ -120,6 +120,27 @@ class FileCache:
             return False
         return True
 
+    def stored_tiles(self, levels: Collection[int]) -> Iterator[StoredTile]:
+        """Every tile stored for `levels`, found by walking the cache directory (for cleanups)."""
+        wanted = set(levels)
+        for dirpath, dirnames, filenames in os.walk(self._prefix):
+            if dirpath + "/" == self._prefix:
+                dirnames[:] = [d for d in dirnames if _may_hold(self.layout, d, wanted)]
+            for name in filenames:
+                stem, dot, ext = name.rpartition(".")
+                if not dot or ext != self.ext:
+                    continue
+                relative = os.path.join(dirpath, stem)[len(self._prefix) :]
+                coord = _coord(self.layout, relative)
+                # Only names the layout would write: stray files are not tiles.
+                if (
+                    coord is not None
+                    and coord.z in wanted
+                    and self._relative(coord.x, coord.y, coord.z) == relative
+                    and (tile := self.load(coord)) is not None
+                ):
+                    yield tile
+
     def _location(self, coord: TileCoord) -> str:
         x, y, z = coord.x, coord.y, coord.z
         if x < 0 or y < 0 or z < 0:
@@ -139,6 +160,44 @@ class FileCache:
         link = os.path.relpath(target, os.path.dirname(path))
         # A link made under a temp name and renamed replaces a tile file or older link at once.
         _replace_atomic(path, lambda tmp: os.symlink(link, tmp))
+
+
+def _coord(layout: str, relative: str) -> TileCoord | None:
+    """The tile a path below the cache directory (without extension) names, or None."""
+    parts = relative.split("/")
+    try:
+        match layout, parts:
+            case "tc", [z, x1, x2, x3, y1, y2, y3]:
+                x = int(x1) * 1000000 + int(x2) * 1000 + int(x3)
+                return TileCoord(
+                    x, int(y1) * 1000000 + int(y2) * 1000 + int(y3), int(z)
+                )
+            case "mp", [z, x1, x2, y1, y2]:
+                return TileCoord(
+                    int(x1) * 10000 + int(x2), int(y1) * 10000 + int(y2), int(z)
+                )
+            case "tms", [z, x, y]:
+                return TileCoord(int(x), int(y), int(z))
+            case "reverse_tms", [y, x, z]:
+                return TileCoord(int(x), int(y), int(z))
+            case "arcgis", [z, y, x] if z[:1] == "L" and y[:1] == "R" and x[:1] == "C":
+                return TileCoord(int(x[1:], 16), int(y[1:], 16), int(z[1:]))
+            case "quadkey", [key] if set(key) <= set("0123"):
+                qx = qy = 0
+                for digit in key:
+                    qx, qy = 2 * qx + (int(digit) & 1), 2 * qy + (int(digit) >> 1)
+                return TileCoord(qx, qy, len(key))
+    except ValueError:
+        return None
+    return None
+
+
+def _may_hold(layout: str, directory: str, levels: set[int]) -> bool:
+    """False if a top-level directory holds only tiles of other levels."""
+    level = directory[1:] if layout == "arcgis" else directory
+    if layout not in ("tc", "mp", "tms", "arcgis") or not level.isdigit():
+        return directory != SINGLE_COLOR_DIR
+    return int(level) in levels
 
 
 def _write_atomic(path: str, data: bytes) -> None:

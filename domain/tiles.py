@@ -90,6 +90,11 @@ def _render(coord: TileCoord, tiles: TileSet) -> list[EncodedTile]:
         )
     else:
         meta = meta_grid.meta_tile(coord)
+    return render_meta_tile(meta, tiles)
+
+
+def render_meta_tile(meta: MetaTile, tiles: TileSet) -> list[EncodedTile]:
+    """Every tile of `meta`, encoded, from one request per source; nothing is stored."""
     query = MapQuery(
         meta.buffered_bbox, meta.size, tiles.grid.srs, tiles.request_format.mime
     )
@@ -101,6 +106,7 @@ def _render(coord: TileCoord, tiles: TileSet) -> list[EncodedTile]:
         and meta.size == tiles.grid.tile_size
     ):
         (result,) = results
+        coord = next(iter(meta.tiles))
         img = imaging.decode(result.data, meta.size)
         if result.format.split(";")[0] == tiles.format.mime:
             return [EncodedTile(coord, result.data, _color(img, tiles))]

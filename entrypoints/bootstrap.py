@@ -61,11 +61,14 @@ class AppState:
     allow_origin: str | None
 
 
-def bootstrap(loaded: LoadedConfig, config_path: Path | None) -> AppState:
+def bootstrap(
+    loaded: LoadedConfig, config_path: Path | None, seeding: bool = False
+) -> AppState:
+    """The app's objects; `seeding` asks `seed_only` sources too (MapProxy's seed mode)."""
     conf = loaded.conf
     here = config_path.parent if config_path is not None else Path.cwd()
     grids = resolve_grids(conf.grids)
-    wiring = _Wiring(conf, here, grids)
+    wiring = _Wiring(conf, here, grids, seeding)
     caches = {name: wiring.tilesets(name, cache) for name, cache in conf.caches.items()}
     layers: dict[str, TileLayer] = {}
     for layer in _named_layers(conf.layers):
@@ -99,6 +102,7 @@ class _Wiring:
     conf: TilegateConf
     here: Path
     grids: dict[str, Grid]
+    seeding: bool = False
     http: HttpClient = attrs.field(init=False)
     sources: dict[str, MapSource] = attrs.Factory(dict)
     lockers: dict[Path, FcntlLocker] = attrs.Factory(dict)
@@ -117,7 +121,7 @@ class _Wiring:
     def source(self, name: str) -> MapSource:
         if name not in self.sources:
             self.sources[name] = _make_source(
-                self.conf.sources[name], self.grids, self.http, self.here
+                self.conf.sources[name], self.grids, self.http, self.here, self.seeding
             )
         return self.sources[name]
 
@@ -186,14 +190,21 @@ def _named_layers(layers: tuple[LayerConf, ...]) -> list[LayerConf]:
 
 
 def _make_source(
-    conf: SourceConf, grids: dict[str, Grid], http: HttpClient, here: Path
+    conf: SourceConf,
+    grids: dict[str, Grid],
+    http: HttpClient,
+    here: Path,
+    seeding: bool = False,
 ) -> MapSource:
     source = _make_plain_source(conf, grids, http, here)
-    if not isinstance(conf, WMSSourceConf | TileSourceConf) or (
+    if not isinstance(conf, WMSSourceConf | TileSourceConf):
+        return source
+    seed_only = conf.seed_only and not seeding
+    if (
         conf.coverage is None
         and conf.min_res is None
         and conf.max_res is None
-        and not conf.seed_only
+        and not seed_only
     ):
         return source
     coverage = None
@@ -201,7 +212,7 @@ def _make_source(
         coverage = coverage_from_conf(
             conf.coverage, lambda name: (here / name).read_text(encoding="utf-8")
         )
-    return LimitedSource(source, coverage, conf.min_res, conf.max_res, conf.seed_only)
+    return LimitedSource(source, coverage, conf.min_res, conf.max_res, seed_only)
 
 
 def _make_plain_source(

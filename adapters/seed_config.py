@@ -1,0 +1,395 @@
+"""seed.yaml into seeding and cleanup tasks, every problem found before any work, with its key path.
+
+As in MapProxy, relative paths (coverage files, `mtime:` files) start at the directory of the
+proxy configuration, `time:` is local time, and tasks without `grids` take the grids their
+caches share.
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import math
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import attrs
+import cattrs
+from cattrs.gen import make_dict_structure_fn, override
+
+from adapters.config import structure_config
+from adapters.config_hooks import kind, register_hooks
+from adapters.config_merge import read_yaml
+from adapters.logs import CONFIG, get_logger
+from domain.config import TilegateConf
+from domain.coverage import Coverage, coverage_from_conf, union
+from domain.errors import ConfigError, ConfigValueError
+from domain.grid import Grid
+from domain.seed_config import (
+    CleanupTaskConf,
+    LevelRange,
+    ResRange,
+    SeedConf,
+    SeedTaskConf,
+    TimeSpec,
+)
+from domain.seeding import CleanupTask, SeedTask
+
+_log = get_logger(CONFIG)
+_LEVELS = tuple[int, ...] | LevelRange | None
+_RESOLUTIONS = tuple[float, ...] | ResRange | None
+
+
+def _make_converter() -> cattrs.Converter:
+    converter = cattrs.Converter(forbid_extra_keys=True)
+    register_hooks(converter)
+    for cls in (LevelRange, ResRange):
+        converter.register_structure_hook(
+            cls,
+            _mapping(
+                make_dict_structure_fn(
+                    cls,
+                    converter,
+                    _cattrs_forbid_extra_keys=True,
+                    from_=override(rename="from"),
+                )
+            ),
+        )
+    converter.register_structure_hook(
+        TimeSpec,
+        _mapping(
+            make_dict_structure_fn(TimeSpec, converter, _cattrs_forbid_extra_keys=True),
+            _time_text,
+        ),
+    )
+    for union_type, items, ranges in (
+        (_LEVELS, tuple[int, ...], LevelRange),
+        (_RESOLUTIONS, tuple[float, ...], ResRange),
+    ):
+        converter.register_structure_hook_func(
+            functools.partial(lambda t, u: t == u, u=union_type),
+            functools.partial(_list_or_range, converter, items, ranges),
+        )
+    return converter
+
+
+def _mapping(
+    structure: Callable[[Any, Any], Any],
+    prepare: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+) -> Callable[[object, Any], object]:
+    def hook(value: object, type_: Any) -> object:
+        if not isinstance(value, dict):
+            raise ConfigValueError(f"expected a mapping, got {kind(value)}")
+        return structure(prepare(value) if prepare else value, type_)
+
+    return hook
+
+
+def _time_text(value: dict[str, Any]) -> dict[str, Any]:
+    # YAML reads an unquoted `time: 2013-10-10T12:35:00` as a datetime already.
+    if isinstance(value.get("time"), datetime.date):
+        return {**value, "time": value["time"].isoformat()}
+    return value
+
+
+def _list_or_range(
+    converter: cattrs.Converter, items: Any, ranges: type, value: object, _: Any
+) -> object:
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return converter.structure(value, items)
+    if isinstance(value, dict):
+        return converter.structure(value, ranges)
+    raise ConfigValueError(f"expected a list or from/to, got {kind(value)}")
+
+
+_converter = _make_converter()
+
+
+@attrs.frozen
+class SeedTasks:
+    """The tasks of a seed.yaml, in file order."""
+
+    seeds: tuple[SeedTask, ...]
+    cleanups: tuple[CleanupTask, ...]
+    seed_names: tuple[str, ...]
+    cleanup_names: tuple[str, ...]
+
+
+def load_seed_tasks(
+    path: Path,
+    conf: TilegateConf,
+    grids: dict[str, Grid],
+    here: Path,
+    now: float,
+) -> SeedTasks:
+    """The tasks in seed.yaml at `path` for the proxy configuration `conf` (read from `here`)."""
+    return parse_seed_tasks(read_yaml(path), str(path), conf, grids, here, now)
+
+
+def parse_seed_tasks(
+    raw: dict[object, object],
+    source: str,
+    conf: TilegateConf,
+    grids: dict[str, Grid],
+    here: Path,
+    now: float,
+) -> SeedTasks:
+    if "views" in raw:
+        raise ConfigError(
+            source,
+            [
+                "the old seed configuration format (views:) is no longer read, by MapProxy "
+                "either; use seeds:, cleanups: and coverages: @ $.views"
+            ],
+        )
+    data = {k: v for k, v in raw.items() if v is not None}
+    seed_conf, warnings = structure_config(_converter, data, SeedConf, source, [])
+    for warning in warnings:
+        _log.warning("seed configuration warning", file=source, problem=warning)
+    resolver = _Resolver(conf, grids, here, now, seed_conf)
+    seeds = [
+        task
+        for name, task_conf in seed_conf.seeds.items()
+        for task in resolver.seed(name, task_conf)
+    ]
+    cleanups = [
+        task
+        for name, task_conf in seed_conf.cleanups.items()
+        for task in resolver.cleanup(name, task_conf)
+    ]
+    if resolver.errors:
+        raise ConfigError(source, resolver.errors)
+    return SeedTasks(
+        tuple(seeds),
+        tuple(cleanups),
+        tuple(seed_conf.seeds),
+        tuple(seed_conf.cleanups),
+    )
+
+
+@attrs.define
+class _Resolver:
+    """Turns task entries into tasks per cache and grid, collecting every problem."""
+
+    conf: TilegateConf
+    grids: dict[str, Grid]
+    here: Path
+    now: float
+    seed_conf: SeedConf
+    errors: list[str] = attrs.Factory(list)
+    _coverages: dict[str, Coverage | None] = attrs.Factory(dict)
+
+    def seed(self, name: str, task: SeedTaskConf) -> list[SeedTask]:
+        path = f"$.seeds[{name!r}]"
+        refresh = self._time(task.refresh_before, f"{path}.refresh_before")
+        return [
+            SeedTask(name, cache, grid, levels, coverage, refresh)
+            for cache, grid, levels, coverage in self._targets(path, task)
+        ]
+
+    def cleanup(self, name: str, task: CleanupTaskConf) -> list[CleanupTask]:
+        path = f"$.cleanups[{name!r}]"
+        # Without remove_before, everything stored before this run started goes.
+        before = self._time(task.remove_before, f"{path}.remove_before")
+        return [
+            CleanupTask(
+                name,
+                cache,
+                grid,
+                levels,
+                self.now if before is None else before,
+                coverage,
+                task.remove_all,
+            )
+            for cache, grid, levels, coverage in self._targets(path, task)
+        ]
+
+    def _targets(
+        self, path: str, task: SeedTaskConf | CleanupTaskConf
+    ) -> list[tuple[str, str, tuple[int, ...], Coverage | None]]:
+        errors_before = len(self.errors)
+        caches = self._caches(path, task.caches)
+        grid_names = self._grids(path, task.grids, caches)
+        coverage = self._coverage(path, task.coverages)
+        if len(self.errors) > errors_before:
+            return []
+        try:
+            levels = {g: self._levels(task, self.grids[g]) for g in grid_names}
+        except ConfigValueError as exc:
+            self.errors.append(f"{exc} @ {path}.resolutions")
+            return []
+        self._check_levels(path, task, levels)
+        for grid_name in grid_names:
+            if coverage is not None:
+                try:
+                    coverage.transformed(self.grids[grid_name].srs)
+                except ConfigValueError as exc:
+                    self.errors.append(f"{exc} (grid {grid_name!r}) @ {path}.coverages")
+        return [
+            (cache, g, levels[g], coverage)
+            for g in grid_names
+            for cache in caches
+            if levels[g]
+        ]
+
+    def _caches(self, path: str, names: tuple[str, ...]) -> list[str]:
+        if not names:
+            self.errors.append(f"a task needs at least one cache @ {path}.caches")
+        found = []
+        for i, name in enumerate(names):
+            cache = self.conf.caches.get(name)
+            if cache is None:
+                known = ", ".join(self.conf.caches) or "none"
+                self.errors.append(
+                    f"unknown cache {name!r} (caches: {known}) @ {path}.caches[{i}]"
+                )
+            elif cache.disable_storage:
+                self.errors.append(
+                    f"cache {name!r} has disable_storage: true and cannot be seeded @ {path}.caches[{i}]"
+                )
+            else:
+                found.append(name)
+        return found
+
+    def _grids(
+        self, path: str, names: tuple[str, ...] | None, caches: list[str]
+    ) -> list[str]:
+        if not caches:
+            return []
+        cache_grids = [self.conf.caches[c].grids for c in caches]
+        if names is None:
+            if any(set(g) != set(cache_grids[0]) for g in cache_grids):
+                self.errors.append(
+                    f"the caches of a task without grids need the same grids; name them @ {path}.grids"
+                )
+                return []
+            return list(cache_grids[0])
+        for i, name in enumerate(names):
+            missing = [
+                c for c, g in zip(caches, cache_grids, strict=True) if name not in g
+            ]
+            if missing:
+                self.errors.append(
+                    f"grid {name!r} is not a grid of cache {missing[0]!r} @ {path}.grids[{i}]"
+                )
+        return list(names)
+
+    def _coverage(self, path: str, names: tuple[str, ...] | None) -> Coverage | None:
+        if names is None:
+            return None
+        found = []
+        for i, name in enumerate(names):
+            if name not in self.seed_conf.coverages:
+                known = ", ".join(self.seed_conf.coverages) or "none"
+                self.errors.append(
+                    f"unknown coverage {name!r} (coverages: {known}) @ {path}.coverages[{i}]"
+                )
+            elif (coverage := self._named_coverage(name)) is not None:
+                found.append(coverage)
+        if not found:
+            if not names:
+                self.errors.append(f"coverages is an empty list @ {path}.coverages")
+            return None
+        # Several coverages: their union, as MapProxy's MultiCoverage.
+        return found[0] if len(found) == 1 else union(found)
+
+    def _named_coverage(self, name: str) -> Coverage | None:
+        if name not in self._coverages:
+            try:
+                self._coverages[name] = coverage_from_conf(
+                    self.seed_conf.coverages[name], self._read_text
+                )
+            except (ConfigValueError, OSError) as exc:
+                self.errors.append(f"{exc} @ $.coverages[{name!r}]")
+                self._coverages[name] = None
+        return self._coverages[name]
+
+    def _read_text(self, name: str) -> str:
+        try:
+            return (self.here / name).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigValueError(
+                f"cannot read coverage file {name!r}: {exc}"
+            ) from exc
+
+    def _levels(
+        self, task: SeedTaskConf | CleanupTaskConf, grid: Grid
+    ) -> tuple[int, ...]:
+        last = grid.num_levels - 1
+        match task.levels, task.resolutions:
+            case tuple() as levels, _:
+                return tuple(sorted({z for z in levels if z <= last}))
+            case LevelRange(from_=start, to=stop), _:
+                start = start or 0
+                stop = last if stop is None else min(stop, last)
+                return tuple(range(start, stop + 1))
+            case None, tuple() as resolutions:
+                return tuple(sorted({_closest_level(grid, r) for r in resolutions}))
+            case None, ResRange(from_=res_from, to=res_to):
+                start = 0 if res_from is None else _closest_level(grid, res_from)
+                stop = last if res_to is None else _closest_level(grid, res_to)
+                return tuple(range(start, stop + 1))
+        return tuple(range(grid.num_levels))
+
+    def _check_levels(
+        self,
+        path: str,
+        task: SeedTaskConf | CleanupTaskConf,
+        levels: dict[str, tuple[int, ...]],
+    ) -> None:
+        """A level that none of the task's grids has is a mistake, not a level to skip."""
+        if not levels:
+            return
+        last = max(self.grids[g].num_levels for g in levels) - 1
+        where = ", ".join(f"{g} has 0..{self.grids[g].num_levels - 1}" for g in levels)
+        if isinstance(task.levels, tuple):
+            if not task.levels:
+                self.errors.append(f"levels is an empty list @ {path}.levels")
+            for i, z in enumerate(task.levels):
+                if not 0 <= z <= last:
+                    self.errors.append(
+                        f"level {z} is outside the grid ({where}) @ {path}.levels[{i}]"
+                    )
+        elif isinstance(task.levels, LevelRange):
+            for key, bound in (("from", task.levels.from_), ("to", task.levels.to)):
+                if bound is not None and bound > last:
+                    self.errors.append(
+                        f"level {bound} is outside the grid ({where}) @ {path}.levels.{key}"
+                    )
+        if task.levels is not None and task.resolutions is not None:
+            self.errors.append(
+                f"levels and resolutions exclude each other @ {path}.resolutions"
+            )
+
+    def _time(self, spec: TimeSpec | None, path: str) -> float | None:
+        if spec is None:
+            return None
+        if spec.time is not None:
+            try:
+                moment = datetime.datetime.fromisoformat(spec.time)
+            except ValueError:
+                self.errors.append(
+                    f"invalid time {spec.time!r}, expected YYYY-MM-DDTHH:MM:SS @ {path}.time"
+                )
+                return None
+            # A time without zone is local time, as MapProxy reads it.
+            return moment.timestamp()
+        if spec.mtime is not None:
+            try:
+                return os.path.getmtime(self.here / spec.mtime)
+            except OSError as exc:
+                self.errors.append(
+                    f"cannot read the modification time of {spec.mtime!r}: {exc.strerror} @ {path}.mtime"
+                )
+                return None
+        return self.now - spec.delta_seconds
+
+
+def _closest_level(grid: Grid, res: float) -> int:
+    if not (math.isfinite(res) and res > 0):
+        raise ConfigValueError(f"a resolution is a positive number, got {res}")
+    return min(range(grid.num_levels), key=lambda z: abs(math.log(grid.res[z] / res)))
