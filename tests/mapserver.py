@@ -16,6 +16,7 @@ Fault injection, by query parameter on any map URL, or for later requests via
   fault=wrongsize  a valid image one pixel wider and taller than asked for
   fault=empty      HTTP 200, image/png content type, no body
   fault=html       HTTP 200, text/html body
+  fault=entities   HTTP 200, an XML document declaring entities (an entity-expansion attack)
   status=N         answer with HTTP status N
   delay=S          wait S seconds before answering
 ``/_stats`` returns JSON (counts per path, total, in_flight, max_in_flight, requests);
@@ -406,10 +407,15 @@ class MapServer:
             )
         if fault == "html":
             return _Answer(200, "text/html", b"<html><body>maintenance</body></html>")
+        if fault == "entities":
+            return _Answer(200, "text/xml", ENTITY_BOMB)
         if fault == "garbage":
             return _Answer(200, "image/png", b"this is not a png at all" * 10)
         if fault == "empty":
             return _Answer(200, "image/png", b"")
+        if params.get("REQUEST", "").lower() == "getcapabilities":
+            host = headers.get("host", f"{self.host}:{self.port}")
+            return _Answer(*capabilities(f"http://{host}{path}", version))
         try:
             img, mime = self._image(path, params)
         except MapServerError as exc:
@@ -480,6 +486,100 @@ def _getmap(params: dict[str, str]) -> tuple[Image.Image, str]:
         params.get("TRANSPARENT", "").lower() == "true",
     )
     return img, mime.split(";")[0].strip()
+
+
+# The layer tree of GetCapabilities: (name or None, title, children).
+LAYER_TREE: tuple[str | None, str, tuple[Any, ...]] = (
+    None,
+    "Test map server",
+    (
+        ("base", "Base map", ()),
+        (
+            "overlays",
+            "Overlays",
+            (("roads", "Roads", ()), ("places", "Places & <names>", ())),
+        ),
+    ),
+)
+ENTITY_BOMB = (
+    b'<?xml version="1.0"?>\n<!DOCTYPE WMT_MS_Capabilities [\n<!ENTITY a "aaaaaaaaaa">\n'
+    + b"".join(
+        b'<!ENTITY %c "%s">\n' % (98 + i, b"&%c;" % (97 + i) * 10) for i in range(8)
+    )
+    + b'<!ENTITY x "&i;">\n]>\n<WMT_MS_Capabilities version="1.1.1">&x;</WMT_MS_Capabilities>\n'
+)
+CAPABILITIES_SRS = ("EPSG:4326", "EPSG:3857", "EPSG:900913")
+CAPABILITIES_FORMATS = ("image/png", "image/jpeg", "image/gif")
+
+
+def capabilities(url: str, version: str) -> tuple[int, str, bytes]:
+    """A GetCapabilities answer (1.3.0 if asked for, else 1.1.1) serving `LAYER_TREE` at `url`."""
+    v13 = version == "1.3.0"
+    href = f'<OnlineResource xmlns:xlink="http://www.w3.org/1999/xlink" xlink:href="{escape(url)}?"/>'
+    formats = "".join(f"<Format>{f}</Format>" for f in CAPABILITIES_FORMATS)
+
+    def layer(node: tuple[str | None, str, tuple[Any, ...]], root: bool) -> str:
+        name, title, children = node
+        parts = ['<Layer queryable="1">' if name == "base" else "<Layer>"]
+        if name is not None:
+            parts.append(f"<Name>{escape(name)}</Name>")
+        parts.append(f"<Title>{escape(title)}</Title>")
+        if root:
+            srs_tag = "CRS" if v13 else "SRS"
+            parts += [f"<{srs_tag}>{s}</{srs_tag}>" for s in CAPABILITIES_SRS]
+            if v13:
+                parts.append(
+                    "<EX_GeographicBoundingBox><westBoundLongitude>-180</westBoundLongitude>"
+                    "<eastBoundLongitude>180</eastBoundLongitude><southBoundLatitude>-85"
+                    "</southBoundLatitude><northBoundLatitude>85</northBoundLatitude>"
+                    "</EX_GeographicBoundingBox>"
+                )
+            else:
+                parts.append(
+                    '<LatLonBoundingBox minx="-180" miny="-85" maxx="180" maxy="85"/>'
+                )
+        elif name == "roads":
+            # a child with a smaller extent of its own
+            if v13:
+                parts.append(
+                    "<EX_GeographicBoundingBox><westBoundLongitude>5</westBoundLongitude>"
+                    "<eastBoundLongitude>15</eastBoundLongitude><southBoundLatitude>45"
+                    "</southBoundLatitude><northBoundLatitude>55</northBoundLatitude>"
+                    "</EX_GeographicBoundingBox>"
+                    # 1.3.0 writes EPSG:4326 bboxes latitude first
+                    '<BoundingBox CRS="EPSG:4326" minx="45" miny="5" maxx="55" maxy="15"/>'
+                )
+            else:
+                parts.append(
+                    '<LatLonBoundingBox minx="5" miny="45" maxx="15" maxy="55"/>'
+                    '<BoundingBox SRS="EPSG:4326" minx="5" miny="45" maxx="15" maxy="55"/>'
+                )
+        parts += [layer(child, False) for child in children]
+        parts.append("</Layer>")
+        return "".join(parts)
+
+    root = "WMS_Capabilities" if v13 else "WMT_MS_Capabilities"
+    # 1.1.1 servers name their DTD, as real ones do (a client must not fetch it)
+    doctype = (
+        ""
+        if v13
+        else f'<!DOCTYPE {root} SYSTEM "http://schemas.opengis.net/wms/1.1.1/WMS_MS_Capabilities.dtd">\n'
+    )
+    ns = ' xmlns="http://www.opengis.net/wms"' if v13 else ""
+    get_map = (
+        f"<GetMap>{formats}<DCPType><HTTP><Get>{href}</Get></HTTP></DCPType></GetMap>"
+    )
+    body = (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n{doctype}<{root} version="{"1.3.0" if v13 else "1.1.1"}"{ns}>'
+        "<Service><Name>WMS</Name><Title>Tilegate test map server</Title>"
+        "<Abstract>Pixels that are a known function of position.</Abstract>"
+        f"{href}</Service><Capability><Request>"
+        f"<GetCapabilities><Format>{'text/xml' if v13 else 'application/vnd.ogc.wms_xml'}"
+        f"</Format><DCPType><HTTP><Get>{href}</Get></HTTP></DCPType></GetCapabilities>"
+        f"{get_map}</Request>{layer(LAYER_TREE, True)}</Capability></{root}>\n"
+    )
+    content_type = "text/xml" if v13 else "application/vnd.ogc.wms_xml"
+    return 200, content_type, body.encode()
 
 
 def _authorized(header: str) -> bool:

@@ -14,6 +14,7 @@ from domain.errors import ConfigError, ConfigValueError
 from domain.grid import Grid
 from domain.grids import BUILTIN_GRIDS, flatten_grid_conf, resolve_grids
 from domain.scales import scale_denominator
+from entrypoints.commands import quiet_logging
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -38,6 +39,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def run(args: argparse.Namespace) -> int:
+    quiet_logging()
     path = args.mapproxy_conf or args.config
     if path is None:
         print(
@@ -114,7 +116,7 @@ def _count(n: int) -> str:
 
 def _number(value: float) -> str:
     """Whole numbers without `.0`, as they are written in mapproxy.yaml; others in full."""
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+    if float(value).is_integer() and abs(value) < 1e15:
         return str(int(value))
     return repr(value)
 

@@ -1,0 +1,381 @@
+"""The utilities as a user runs them: installed `tilegate` / `mapproxy-util` in a scratch dir.
+
+Expected numbers were cross-checked against MapProxy 7.0.0's `mapproxy-util` output.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from entrypoints.cli import main
+from tests.e2e.conftest import VENV_BIN
+from tests.mapserver import MapServer
+
+CONFIG = """\
+caches:
+  osm_cache:
+    grids: [webmercator, utm, GLOBAL_GEODETIC]
+    sources: [osm_wms]
+  other_cache:
+    grids: [GLOBAL_MERCATOR]
+    sources: [osm_wms]
+sources:
+  osm_wms:
+    type: wms
+    req: {url: "http://127.0.0.1:9/service", layers: osm}
+grids:
+  webmercator:
+    base: GLOBAL_WEBMERCATOR
+    num_levels: 5
+  utm:
+    srs: EPSG:25832
+    bbox: [200000, 5000000, 800000, 6500000]
+    res: [1000, 500, 250, 100]
+    origin: ul
+  unused:
+    srs: EPSG:4326
+    bbox: [5, 45, 15, 55]
+    num_levels: 3
+"""
+
+
+def run(
+    tmp_path: Path, *args: str, tool: str = "tilegate"
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(VENV_BIN / tool), *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "mapproxy.yaml"
+    path.write_text(CONFIG)
+    return path
+
+
+# --- grids -----------------------------------------------------------------------------------
+
+
+def test_grids_lists_the_grids_caches_use_and_all_with_all(
+    tmp_path: Path, config: Path
+) -> None:
+    used = run(tmp_path, "grids", "-f", str(config), "-l")
+    assert used.returncode == 0, used.stderr
+    assert used.stdout.splitlines() == [
+        "GLOBAL_GEODETIC",
+        "GLOBAL_MERCATOR",
+        "utm",
+        "webmercator",
+    ]
+    every = run(tmp_path, "grids", str(config), "--list", "--all", tool="mapproxy-util")
+    assert every.stdout.splitlines() == [
+        "GLOBAL_GEODETIC",
+        "GLOBAL_MERCATOR",
+        "GLOBAL_WEBMERCATOR",
+        "unused",
+        "utm",
+        "webmercator",
+    ]
+
+
+def test_grids_describes_a_grid_with_levels_tile_counts_and_scales(
+    tmp_path: Path, config: Path
+) -> None:
+    result = run(tmp_path, "grids", "-f", str(config), "-g", "utm")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "utm:",
+        "    Configuration:",
+        "        bbox: [200000, 5000000, 800000, 6500000]",
+        "        origin: 'ul'",
+        "        res: [1000, 500, 250, 100]",
+        "        srs: 'EPSG:25832'",
+        "        tile_size*: [256, 256]",
+        "    Levels: Resolutions, # x * y = total tiles, 1:scale (OGC 0.28 mm pixel)",
+        "        00:  1000, #      3 * 6      =         18, 1:3571428.57",
+        "        01:  500,  #      5 * 12     =         60, 1:1785714.29",
+        "        02:  250,  #     10 * 24     =        240, 1:892857.14",
+        "        03:  100,  #     24 * 59     =       1416, 1:357142.86",
+    ]
+
+
+def test_grids_shows_inherited_options_marked_and_big_counts_in_millions(
+    tmp_path: Path, config: Path
+) -> None:
+    out = run(tmp_path, "grids", "-f", str(config)).stdout
+    webmercator = out[out.index("webmercator:") :].splitlines()
+    assert webmercator[:8] == [
+        "webmercator:",
+        "    Configuration:",
+        "        base: 'GLOBAL_WEBMERCATOR'",
+        "        bbox*: [-20037508.342789244, -20037508.342789244, 20037508.342789244, 20037508.342789244]",
+        "        num_levels: 5",
+        "        origin*: 'nw'",
+        "        srs*: 'EPSG:3857'",
+        "        tile_size*: [256, 256]",
+    ]
+    assert webmercator[9] == (
+        "        00:  156543.03392804097, #      1 * 1      =          1, 1:559082264.03"
+    )
+    geodetic = out[: out.index("GLOBAL_MERCATOR:")].splitlines()
+    assert geodetic[7] == (
+        "        00:  1.40625,                #      1 * 1      =          1, 1:559082264.03"
+    )
+    assert geodetic[18] == (
+        "        11:  0.0006866455078125,     #   2048 * 1024   =      2.10M, 1:272989.39"
+    )
+    assert geodetic[26] == (
+        "        19:  2.682209014892578e-06,  # 524288 * 262144 = 137438.95M, 1:1066.36"
+    )
+
+
+def test_grids_unknown_grid_and_broken_config_are_one_line_errors(
+    tmp_path: Path, config: Path
+) -> None:
+    unknown = run(tmp_path, "grids", "-f", str(config), "-g", "nope")
+    assert (unknown.returncode, unknown.stdout) == (1, "grid not found: nope\n")
+    missing = run(tmp_path, "grids", "-f", "nope.yaml")
+    assert missing.returncode == 1
+    assert missing.stderr == "tilegate grids: nope.yaml: file not found\n"
+    (tmp_path / "bad.yaml").write_text("grids:\n  a:\n    srs: EPSG:25832\n")
+    bad = run(tmp_path, "grids", "-f", "bad.yaml")
+    assert bad.returncode == 1
+    assert bad.stderr.strip().endswith(
+        "a grid in EPSG:25832 needs a bbox @ $.grids['a']"
+    )
+    assert "Traceback" not in bad.stderr
+    assert run(tmp_path, "grids").returncode == 2
+
+
+# --- scales ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "lines"),
+    [
+        (["1000000"], ["      280.0000000000 #  0     1000000.00000000"]),
+        (
+            ["-l", "3", "1000000"],
+            [
+                "      280.0000000000 #  0     1000000.00000000",
+                "      140.0000000000 #  1      500000.00000000",
+                "       70.0000000000 #  2      250000.00000000",
+            ],
+        ),
+        (
+            ["--dpi", "96", "1000000"],
+            ["      264.5833333333 #  0     1000000.00000000"],
+        ),
+        (
+            ["--res-to-scale", "156543.03392804097"],
+            ["559082264.0287177563 #  0      156543.03392804"],
+        ),
+        (
+            ["--res-to-scale", "--unit", "d", "--eval", "360/256"],
+            ["559082264.0287177563 #  0           1.40625000"],
+        ),
+        (
+            ["--repeat", "-l", "5", "1000", "500"],
+            [
+                "        0.2800000000 #  0        1000.00000000",
+                "        0.1400000000 #  1         500.00000000",
+                "        0.0280000000 #  2         100.00000000",
+                "        0.0140000000 #  3          50.00000000",
+                "        0.0028000000 #  4          10.00000000",
+            ],
+        ),
+        (
+            ["--as-res-config", "-l", "2", "--dpi", "96", "1000000"],
+            [
+                "    res: [",
+                "         #  res            level     scale @96.0 DPI",
+                "          264.5833333333, #  0     1000000.00000000",
+                "          132.2916666667, #  1      500000.00000000",
+                "    ]",
+            ],
+        ),
+    ],
+)
+def test_scales_prints_conversions_as_mapproxy_does(
+    capsys: pytest.CaptureFixture[str], args: list[str], lines: list[str]
+) -> None:
+    # In-process (the same parser and code as the installed script): a process each is slow.
+    assert main(["scales", *args]) == 0
+    assert capsys.readouterr().out.splitlines() == lines
+
+
+def test_scales_installed_as_mapproxy_util(tmp_path: Path) -> None:
+    result = run(tmp_path, "scales", "-l", "2", "1000000", tool="mapproxy-util")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "      280.0000000000 #  0     1000000.00000000",
+        "      140.0000000000 #  1      500000.00000000",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["abc"], "not a number: 'abc'"),
+        (["0"], "scales and resolutions must be positive numbers"),
+        (["--dpi", "x", "1000"], "not a number: 'x'"),
+        (
+            ["--eval", "__import__('os').getcwd()"],
+            "only numbers and + - * / ** are allowed",
+        ),
+        (["--eval", "10**10**10"], "exponents are limited to 64"),
+        (["-l", "0", "1000"], "--levels must be at least 1, got 0"),
+    ],
+)
+def test_scales_bad_input_is_one_line_and_exit_2(
+    capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    assert main(["scales", *args]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith("tilegate scales: ")
+    assert message in err
+    assert len(err.splitlines()) == 1
+
+
+# --- wms-capabilities ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def wms() -> Iterator[MapServer]:
+    with MapServer() as server:
+        yield server
+
+
+LAYERS = """\
+Root-Layer:
+  - name: base
+    title: Base map
+    url: {url}/wms?
+    srs: ['EPSG:4326', 'EPSG:3857', 'EPSG:900913']
+    llbbox: [-180.0, -85.0, 180.0, 85.0]
+    queryable: True
+    opaque: False
+    abstract:
+    bbox_srs: {{}}
+  - name: overlays
+    title: Overlays
+    url: {url}/wms?
+    srs: ['EPSG:4326', 'EPSG:3857', 'EPSG:900913']
+    llbbox: [-180.0, -85.0, 180.0, 85.0]
+    queryable: False
+    opaque: False
+    abstract:
+    bbox_srs: {{}}
+    layers:
+      - name: roads
+        title: Roads
+        url: {url}/wms?
+        srs: ['EPSG:4326', 'EPSG:3857', 'EPSG:900913']
+        llbbox: [5.0, 45.0, 15.0, 55.0]
+        queryable: False
+        opaque: False
+        abstract:
+        bbox_srs: {{'EPSG:4326': [5.0, 45.0, 15.0, 55.0]}}
+      - name: places
+        title: Places & <names>
+        url: {url}/wms?
+        srs: ['EPSG:4326', 'EPSG:3857', 'EPSG:900913']
+        llbbox: [-180.0, -85.0, 180.0, 85.0]
+        queryable: False
+        opaque: False
+        abstract:
+        bbox_srs: {{}}
+"""
+
+
+@pytest.mark.parametrize("version", ["1.1.1", "1.3.0"])
+def test_wms_capabilities_summarises_service_and_layer_tree(
+    tmp_path: Path, wms: MapServer, version: str
+) -> None:
+    result = run(tmp_path, "wms-capabilities", "--version", version, f"{wms.url}/wms")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert result.stdout == (
+        "# Note: This is not a valid MapProxy configuration!\n"
+        f"Capabilities Document Version {version}\n"
+        "Service:\n"
+        "    title: Tilegate test map server\n"
+        "    abstract: Pixels that are a known function of position.\n"
+        f"    url: {wms.url}/wms?\n"
+        "    formats: ['image/png', 'image/jpeg', 'image/gif']\n"
+    ) + LAYERS.format(url=wms.url)
+    asked = [r for r in wms.requests if r.path == "/wms"][-1].params
+    assert (asked["SERVICE"], asked["REQUEST"], asked["VERSION"]) == (
+        "WMS",
+        "GetCapabilities",
+        version,
+    )
+
+
+def test_wms_capabilities_url_by_host_option_and_mapproxy_name(
+    tmp_path: Path, wms: MapServer
+) -> None:
+    result = run(
+        tmp_path,
+        "wms-capabilities",
+        "--host",
+        f"{wms.url}/ows?map=x&REQUEST=GetMap",
+        tool="mapproxy-util",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "  - name: base" in result.stdout
+    asked = [r for r in wms.requests if r.path == "/ows"][-1].params
+    assert (asked["MAP"], asked["REQUEST"]) == ("x", "GetCapabilities")
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("fault=error", "answered HTTP 500"),
+        ("status=404", "answered HTTP 404"),
+        ("fault=html", "not a WMS capabilities document (root element html)"),
+        ("fault=garbage", "the answer is no XML document"),
+        ("fault=exception", "the server answered with an exception: injected failure"),
+        ("fault=entities", "refused: the document declares XML entities"),
+        ("delay=5", "did not answer within 0.5 s"),
+    ],
+)
+def test_wms_capabilities_errors_are_one_line_and_exit_1(
+    tmp_path: Path, wms: MapServer, query: str, message: str
+) -> None:
+    result = run(
+        tmp_path, "wms-capabilities", "--timeout", "0.5", f"{wms.url}/wms?{query}"
+    )
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.startswith("tilegate wms-capabilities: ")
+    assert message in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+
+
+def test_wms_capabilities_refuses_other_schemes_and_unreachable_hosts(
+    tmp_path: Path,
+) -> None:
+    local = run(tmp_path, "wms-capabilities", "file:///etc/passwd")
+    assert (local.returncode, local.stderr) == (
+        1,
+        "tilegate wms-capabilities: not an http(s) URL: 'file:///etc/passwd'\n",
+    )
+    closed = run(tmp_path, "wms-capabilities", "http://127.0.0.1:9/wms")
+    assert closed.returncode == 1
+    assert (
+        closed.stderr
+        == "tilegate wms-capabilities: cannot connect to http://127.0.0.1:9/wms\n"
+    )
+    assert run(tmp_path, "wms-capabilities").returncode == 2
