@@ -13,24 +13,16 @@ from adapters.debug_source import DebugSource
 from adapters.fcntl_locker import FcntlLocker
 from adapters.file_cache import FileCache, cache_directory
 from adapters.geojson_source import GeoJSONSource
-from adapters.geopackage_cache import GeoPackageCache, geopackage_levels
 from adapters.http_client import HttpClient
-from adapters.mbtiles_cache import MBTilesCache
-from adapters.sqlite_cache import sqlite_levels
 from adapters.tile_source import TileSource
 from adapters.wms_source import WMSSource
 from domain.config import (
     CacheConf,
     DebugSourceConf,
-    FileCacheBackendConf,
     GeoJSONSourceConf,
-    GeoPackageBackendConf,
-    GlobalsCacheConf,
     HttpConf,
     LayerConf,
-    MBTilesBackendConf,
     SourceConf,
-    SqliteBackendConf,
     TilegateConf,
     TileSourceConf,
     WMSSourceConf,
@@ -189,55 +181,6 @@ class _Wiring:
 def http_client(timeout: float | None = None) -> HttpClient:
     """An HTTP client for the command-line tools that talk to servers outside a configuration."""
     return HttpClient(HttpConf(client_timeout=timeout))
-
-
-def _sqlite_store(
-    name: str,
-    backend: MBTilesBackendConf | SqliteBackendConf | GeoPackageBackendConf,
-    grid: Grid,
-    here: Path,
-    cache_dir: Path,
-    g: GlobalsCacheConf,
-) -> TileCache:
-    """An SQLite-based store, its files named and placed as MapProxy places them."""
-    # WAL unless switched off: readers then never wait for a writing worker.
-    wal = _pick(g.sqlite_wal, True)
-
-    def levels_dir(directory: str | None) -> Path:
-        # `directory` replaces `<cache_dir>/<cache name>` for the level files of a grid.
-        base = here / directory if directory else cache_dir / name
-        return base / grid.name
-
-    match backend:
-        case MBTilesBackendConf():
-            path = _sqlite_file(here, cache_dir, backend.filename or f"{name}.mbtiles")
-            return MBTilesCache(
-                path,
-                _pick(backend.sqlite_timeout, g.sqlite_timeout),
-                _pick(backend.sqlite_wal, wal),
-            )
-        case SqliteBackendConf():
-            return sqlite_levels(
-                levels_dir(backend.directory),
-                _pick(backend.sqlite_timeout, g.sqlite_timeout),
-                _pick(backend.sqlite_wal, wal),
-                backend.ttl,
-            )
-        case GeoPackageBackendConf():
-            table = backend.table_name or f"{name}_{grid.name}"
-            if backend.levels:
-                return geopackage_levels(
-                    levels_dir(backend.directory), grid, table, g.sqlite_timeout, wal
-                )
-            base = here / backend.directory if backend.directory else cache_dir
-            path = _sqlite_file(here, base, backend.filename or f"{name}.gpkg")
-            return GeoPackageCache(path, grid, table, g.sqlite_timeout, wal)
-
-
-def _sqlite_file(here: Path, base: Path, filename: str) -> Path:
-    # MapProxy reads a name starting with `./` from the configuration's directory, any
-    # other relative name from the cache directory.
-    return here / filename if filename.startswith("./") else base / filename
 
 
 def _pick(value: T | None, default: T) -> T:
