@@ -21,7 +21,13 @@ IGNORED, ERROR = "ignored", "error"
 # the configuration still means the same (a warning), ERROR where ignoring the option would
 # silently serve different data than MapProxy.
 NOT_SUPPORTED: dict[str, dict[str, str]] = {
-    "services": {"wms": IGNORED, "kml": IGNORED, "ogcapi": IGNORED},
+    "services": {"kml": IGNORED, "ogcapi": IGNORED},
+    "wms": {
+        "attribution": IGNORED,
+        "featureinfo_types": IGNORED,
+        "featureinfo_xslt": IGNORED,
+        "inspire_md": IGNORED,
+    },
     "globals": {"mapserver": IGNORED, "renderd": IGNORED, "srs": IGNORED},
     "grid": {"align_resolutions_with": ERROR},
     "source": {
@@ -87,6 +93,9 @@ def _sections(
     for place in ("services", "globals"):
         if isinstance(section := data.get(place), dict):
             yield place, f"$.{place}", section
+    services = data.get("services")
+    if isinstance(services, dict) and isinstance(wms := services.get("wms"), dict):
+        yield "wms", "$.services.wms", wms
     for place, top in (("grid", "grids"), ("source", "sources"), ("cache", "caches")):
         entries = data.get(top)
         if isinstance(entries, dict):

@@ -15,6 +15,7 @@ from domain.config import (
     BboxConf,
     FileCacheBackendConf,
     LayerConf,
+    PixelLimit,
     ScalarParam,
     ServicesConf,
     SourceConf,
@@ -50,6 +51,9 @@ def register_hooks(converter: cattrs.Converter) -> None:
     converter.register_structure_hook_func(_is_res_factor, _res_factor)
     converter.register_structure_hook_func(_is_scalar, _scalar)
     converter.register_structure_hook_func(
+        _is_pixel_limit, functools.partial(_pixel_limit, converter)
+    )
+    converter.register_structure_hook_func(
         _is_tuple, functools.partial(_tuple, converter)
     )
     converter.register_structure_hook_factory(
@@ -74,6 +78,24 @@ def _is_res_factor(type_: Any) -> bool:
 
 def _is_scalar(type_: Any) -> bool:
     return bool(type_ == ScalarParam)
+
+
+def _is_pixel_limit(type_: Any) -> bool:
+    return bool(type_ == PixelLimit)
+
+
+def _pixel_limit(converter: cattrs.Converter, value: object, _: Any) -> object:
+    if isinstance(value, list | tuple):
+        return converter.structure(value, tuple[int, int])
+    return _int(value, int)
+
+
+def _is_tuple(type_: Any) -> bool:
+    return get_origin(type_) is tuple
+
+
+def _is_source(type_: Any) -> bool:
+    return bool(type_ == SourceConf)
 
 
 def _is_tuple(type_: Any) -> bool:

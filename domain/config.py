@@ -15,6 +15,8 @@ from domain.errors import ConfigValueError
 Number = float | int
 BboxConf = tuple[float, float, float, float]
 ScalarParam = str | int | float | bool
+# `max_output_pixels`: a pixel count, or a width and height whose product is the count.
+PixelLimit = int | tuple[int, int]
 
 
 def _positive_pair(
@@ -249,6 +251,53 @@ class WMTSServiceConf:
     md: dict[str, object] | None = None
 
 
+def _wms_versions(
+    instance: object, attribute: attrs.Attribute[Any], value: tuple[str, ...]
+) -> None:
+    if not value or not set(value) <= {"1.0.0", "1.1.0", "1.1.1", "1.3.0"}:
+        raise ConfigValueError(
+            f"versions must be some of 1.0.0, 1.1.0, 1.1.1, 1.3.0, got {list(value)}"
+        )
+
+
+def _max_output_pixels(
+    instance: object, attribute: attrs.Attribute[Any], value: PixelLimit
+) -> None:
+    values = value if isinstance(value, tuple) else (value,)
+    if any(v <= 0 for v in values):
+        raise ConfigValueError(f"max_output_pixels must be positive, got {value}")
+
+
+@attrs.frozen
+class WMSServiceConf:
+    """`services.wms`; defaults are MapProxy's."""
+
+    srs: tuple[str, ...] = (
+        "EPSG:4326",
+        "EPSG:4258",
+        "CRS:84",
+        "EPSG:900913",
+        "EPSG:3857",
+    )
+    bbox_srs: tuple[str, ...] | None = None
+    # MapProxy's list also has image/GeoTIFF, which Tilegate does not write (no geo tags).
+    image_formats: tuple[str, ...] = (
+        "image/png",
+        "image/jpeg",
+        "image/gif",
+        "image/tiff",
+    )
+    md: dict[str, object] | None = None
+    strict: bool = False
+    max_output_pixels: PixelLimit = attrs.field(
+        default=(4000, 4000), validator=_max_output_pixels
+    )
+    versions: tuple[str, ...] = attrs.field(
+        default=("1.0.0", "1.1.0", "1.1.1", "1.3.0"), validator=_wms_versions
+    )
+    on_source_errors: Literal["notify", "raise"] = "notify"
+
+
 @attrs.frozen
 class DemoServiceConf:
     pass
@@ -261,6 +310,7 @@ class ServicesConf:
     demo: DemoServiceConf | None = None
     tms: TMSServiceConf | None = None
     wmts: WMTSServiceConf | None = None
+    wms: WMSServiceConf | None = None
 
 
 @attrs.frozen

@@ -15,9 +15,20 @@ from entrypoints.bootstrap import AppState
 from entrypoints.http import PROXY_VARY, Environ, Request, Response, StartResponse
 from entrypoints.ogc import NotFoundError, ows_error, tms_error
 from entrypoints.tms import TMSService
+from entrypoints.wms import WMSService
 from entrypoints.wmts import WMTSService
 
 ErrorRenderer = Callable[[TilegateError], Response]
+_WMS_REQUESTS = frozenset(
+    {
+        "getmap",
+        "map",
+        "getcapabilities",
+        "capabilities",
+        "getfeatureinfo",
+        "getlegendgraphic",
+    }
+)
 
 
 @attrs.define
@@ -27,6 +38,7 @@ class TilegateApp:
     state: AppState
     tms: TMSService | None = None
     wmts: WMTSService | None = None
+    wms: WMSService | None = None
     # Development only: an unexpected error answers with its traceback.
     debug: bool = False
 
@@ -37,6 +49,7 @@ class TilegateApp:
             state,
             tms=TMSService.build(state) if services.tms is not None else None,
             wmts=WMTSService.build(state) if services.wmts is not None else None,
+            wms=WMSService.build(state) if services.wms is not None else None,
             debug=debug,
         )
 
@@ -74,7 +87,7 @@ class TilegateApp:
             if root == "wmts" and self.wmts is not None:
                 return self.wmts.handle_rest(request, request.path[len("/wmts") :])
             if root in ("service", "ows", "wms") and len(parts) == 2:
-                return self.kvp(request)
+                return self.kvp(request, root)
             if root == "demo" and self.state.conf.services.demo is not None:
                 return demo.handle(request, self.state, "/".join(parts[2:]))
             if request.path == "/":
@@ -87,10 +100,19 @@ class TilegateApp:
                 )
             return render(error)
 
-    def kvp(self, request: Request) -> Response:
+    def kvp(self, request: Request, root: str) -> Response:
         service = request.args.get("service", "").upper()
         if service == "WMTS" and self.wmts is not None and self.wmts.kvp:
             return self.wmts.handle_kvp(request)
+        # As MapProxy: `/wms` is WMS, and so is a WMS request that does not name its service.
+        if self.wms is not None and (
+            service == "WMS"
+            or (not service and root == "wms")
+            or (
+                not service and request.args.get("request", "").lower() in _WMS_REQUESTS
+            )
+        ):
+            return self.wms.handle(request)
         if not service:
             raise RequestError(
                 "missing parameter SERVICE",

@@ -60,6 +60,8 @@ class AppState:
     layers: dict[str, TileLayer]
     max_age: int
     allow_origin: str | None
+    # The sources layers name directly (uncached), as WMS renders them.
+    sources: dict[str, MapSource] = attrs.Factory(dict)
 
 
 def bootstrap(
@@ -92,6 +94,12 @@ def bootstrap(
         layers=layers,
         max_age=int(conf.globals.tiles.expires_hours * 3600),
         allow_origin="*" if allow_origin is None else allow_origin,
+        sources={
+            name: wiring.source(name)
+            for layer in _named_layers(conf.layers)
+            for name in layer.sources
+            if name in conf.sources
+        },
     )
 
 

@@ -9,25 +9,25 @@ import time
 
 from tests.bench.processes import BenchError, interrupt_on_signals
 from tests.bench.report import render
-from tests.bench.runner import SERVER_NAMES, Bench, Options
+from tests.bench.runner import SCENARIOS, SERVER_NAMES, SERVICES, Bench, Options
 
 
 def parse_args(argv: list[str] | None) -> Options:
     parser = argparse.ArgumentParser(
         prog="python -m tests.bench",
         description="Serve one mapproxy.yaml with Tilegate and MapProxy (and a floor app) under the same gunicorn "
-        "and compare cached tiles, cache misses and conditional requests. See docs/benchmark.md.",
+        "and compare start-up, cached tiles, cache misses and conditional requests. See docs/benchmark.md.",
     )
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="about a minute: 2 short rounds, fewer misses",
+        help="about 1.5 minutes: 2 short rounds, fewer misses and start-up runs",
     )
     parser.add_argument(
         "--rounds", type=int, help="interleaved rounds (default 3, --quick 2)"
     )
     parser.add_argument(
-        "--seconds", type=float, help="seconds per wrk run (default 5, --quick 2)"
+        "--seconds", type=float, help="seconds per wrk run (default 4, --quick 2)"
     )
     parser.add_argument(
         "--connections",
@@ -40,21 +40,33 @@ def parse_args(argv: list[str] | None) -> Options:
         help="meta-tiles of misses per round (default 16, --quick 6)",
     )
     parser.add_argument(
+        "--services",
+        default="tms,wmts",
+        help="services whose URLs the cached-tile runs cycle through (default tms,wmts)",
+    )
+    parser.add_argument(
+        "--startup-runs",
+        type=int,
+        help="fresh interpreters per server for the start-up scenario (default 7, --quick 3)",
+    )
+    parser.add_argument(
         "--workers",
         type=int,
         default=2,
         help="gunicorn workers of every server (default 2)",
     )
     parser.add_argument(
+        "--worker-classes",
         "--worker-class",
-        default="sync",
-        help="gunicorn worker class of every server (default sync)",
+        default="sync,gthread",
+        help="gunicorn worker classes, each measured on cached tiles; misses and conditional"
+        " requests use the first (default sync,gthread)",
     )
     parser.add_argument(
         "--threads",
         type=int,
-        default=1,
-        help="gunicorn --threads (for gthread; default 1)",
+        default=4,
+        help="gunicorn --threads of gthread workers (default 4)",
     )
     parser.add_argument(
         "--wrk-threads",
@@ -67,6 +79,11 @@ def parse_args(argv: list[str] | None) -> Options:
         default="tilegate,mapproxy,floor",
         help="which to run, comma separated (default tilegate,mapproxy,floor)",
     )
+    parser.add_argument(
+        "--only",
+        default=",".join(SCENARIOS),
+        help=f"scenarios to run, comma separated (default all: {','.join(SCENARIOS)})",
+    )
     args = parser.parse_args(argv)
     by_lower = {n.lower(): n for n in SERVER_NAMES}
     wanted = [s.strip().lower() for s in args.servers.split(",") if s.strip()]
@@ -74,17 +91,27 @@ def parse_args(argv: list[str] | None) -> Options:
         parser.error(
             f"unknown server(s) {', '.join(unknown)}; choose from {', '.join(by_lower)}"
         )
+    scenarios = _choices(parser, "--only", args.only, SCENARIOS)
+    services = _choices(parser, "--services", args.services, SERVICES)
+    worker_classes = tuple(
+        c.strip() for c in args.worker_classes.split(",") if c.strip()
+    )
+    if not worker_classes or len(set(worker_classes)) < len(worker_classes):
+        parser.error("--worker-classes: one or more distinct gunicorn worker classes")
     connections = tuple(int(c) for c in args.connections.split(","))
     if not connections or min(connections) < 1 or max(connections) > 1000:
         parser.error("--connections: between 1 and 1000 clients")
     options = Options(
         servers=tuple(by_lower[s] for s in wanted),
+        scenarios=scenarios,
         rounds=args.rounds or (2 if args.quick else 3),
-        seconds=args.seconds or (2.0 if args.quick else 5.0),
+        seconds=args.seconds or (2.0 if args.quick else 4.0),
         connections=connections,
+        services=services,
         miss_metas=args.miss_metas or (6 if args.quick else 16),
+        startup_runs=args.startup_runs or (3 if args.quick else 7),
         workers=args.workers,
-        worker_class=args.worker_class,
+        worker_classes=worker_classes,
         threads=args.threads,
         wrk_threads=args.wrk_threads,
     )
@@ -92,9 +119,27 @@ def parse_args(argv: list[str] | None) -> Options:
         1 <= options.rounds <= 20
         and 1 <= options.seconds <= 120
         and 1 <= options.miss_metas <= 64
+        and 1 <= options.startup_runs <= 50
+        and 1 <= options.threads <= 64
     ):
-        parser.error("--rounds 1..20, --seconds 1..120, --miss-metas 1..64")
+        parser.error(
+            "--rounds 1..20, --seconds 1..120, --miss-metas 1..64, --startup-runs 1..50, --threads 1..64"
+        )
     return options
+
+
+def _choices(
+    parser: argparse.ArgumentParser, flag: str, value: str, known: tuple[str, ...]
+) -> tuple[str, ...]:
+    """The comma-separated choices in `value`, in `known`'s order."""
+    wanted = {v.strip().lower() for v in value.split(",") if v.strip()}
+    if unknown := wanted - set(known):
+        parser.error(
+            f"{flag}: unknown {', '.join(sorted(unknown))}; choose from {', '.join(known)}"
+        )
+    if not wanted:
+        parser.error(f"{flag}: choose at least one of {', '.join(known)}")
+    return tuple(k for k in known if k in wanted)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,6 +13,11 @@ RATIOS = (
     ("TG/floor", "Tilegate", "floor"),
     ("MP/floor", "MapProxy", "floor"),
 )
+SCENARIO_WIDTH = 34
+# The issue's goal for the start-up scenario: Tilegate's load at most this share of MapProxy's,
+# and under this many milliseconds.
+LOAD_GOAL_RATIO = 0.2
+LOAD_GOAL_MS = 1000.0
 
 
 @attrs.frozen
@@ -23,6 +28,16 @@ class CachedResult:
     requests: int
     errors: int
     cpu_us_per_req: float | None
+
+
+@attrs.frozen
+class StartupResult:
+    import_ms: float
+    load_ms: float
+    load_cpu_ms: float
+    reload_ms: float
+    rss_mb: float
+    total_rss_mb: float
 
 
 @attrs.frozen
@@ -38,6 +53,10 @@ class Results:
     cached: dict[str, dict[str, list[CachedResult]]] = attrs.Factory(dict)
     misses: dict[str, dict[str, list[MissResult]]] = attrs.Factory(dict)
     statuses: dict[str, dict[str, str]] = attrs.Factory(dict)
+    startup: dict[str, dict[str, list[StartupResult]]] = attrs.Factory(dict)
+
+    def add_startup(self, key: str, server: str, result: StartupResult) -> None:
+        self.startup.setdefault(key, {}).setdefault(server, []).append(result)
 
     def add_cached(self, key: str, server: str, result: CachedResult) -> None:
         self.cached.setdefault(key, {}).setdefault(server, []).append(result)
@@ -59,6 +78,10 @@ class Results:
                 for k, v in self.misses.items()
             },
             "statuses": self.statuses,
+            "startup": {
+                k: {s: [attrs.asdict(r) for r in rs] for s, rs in v.items()}
+                for k, v in self.startup.items()
+            },
         }
 
 
@@ -95,21 +118,51 @@ def _row(
         [_ratio(values, a, b) for _, a, b in RATIOS] if texts is None else ["", "", ""]
     )
     return (
-        f"{scenario:<26} {metric:<14}"
+        f"{scenario:<{SCENARIO_WIDTH}} {metric:<14}"
         + "".join(f"{c:>10}" for c in cells)
         + "".join(f"{r:>10}" for r in ratios)
     )
 
 
+def _startup_rows(
+    key: str, per_server: dict[str, list[StartupResult]], notes: list[str]
+) -> list[str]:
+    def median(field: str) -> dict[str, float]:
+        return {
+            s: statistics.median(getattr(r, field) for r in rs)
+            for s, rs in per_server.items()
+        }
+
+    load = median("load_ms")
+    rows = [
+        _row(key, "import ms", median("import_ms")),
+        _row("", "load ms", load),
+        _row("", "load CPU ms", median("load_cpu_ms")),
+        _row("", "reload ms", median("reload_ms")),
+        _row("", "load RSS MB", median("rss_mb")),
+        _row("", "total RSS MB", median("total_rss_mb")),
+    ]
+    if "Tilegate" in load and "MapProxy" in load:
+        ratio = load["Tilegate"] / load["MapProxy"]
+        met = ratio <= LOAD_GOAL_RATIO and load["Tilegate"] < LOAD_GOAL_MS
+        notes.append(
+            f"start-up goal (Tilegate's load <= {LOAD_GOAL_RATIO}x MapProxy's and < {LOAD_GOAL_MS:.0f} ms): "
+            f"{'met' if met else 'MISSED'}: {load['Tilegate']:.0f} ms vs {load['MapProxy']:.0f} ms = {ratio:.2f}x"
+        )
+    return rows
+
+
 def render(results: Results, rounds: int) -> str:
     """The final table: per scenario the median of the rounds for each server, and ratios."""
     header = (
-        f"{'scenario':<26} {'metric':<14}"
+        f"{'scenario':<{SCENARIO_WIDTH}} {'metric':<14}"
         + "".join(f"{c:>10}" for c in COLUMNS)
         + "".join(f"{r:>10}" for r, _, _ in RATIOS)
     )
     lines = [header, "-" * len(header)]
     notes: list[str] = []
+    for key, loads in results.startup.items():
+        lines += _startup_rows(key, loads, notes)
     for key, per_server in results.cached.items():
         rps = {s: statistics.median(r.rps for r in rs) for s, rs in per_server.items()}
         p99 = {

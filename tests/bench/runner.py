@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
 import subprocess
@@ -11,11 +10,11 @@ from pathlib import Path
 from typing import IO
 
 import attrs
-from PIL import Image
 
-from tests.bench import load, workload
+from tests.bench import load, seeding, startup, workload
 from tests.bench.processes import (
     BENCH_DIR,
+    MAPPROXY_VENV,
     REPO,
     VENV_BIN,
     BenchError,
@@ -34,19 +33,26 @@ TILEGATE, MAPPROXY, FLOOR = "Tilegate", "MapProxy", "floor"
 SERVER_NAMES = (TILEGATE, MAPPROXY, FLOOR)
 CACHES = (TILEGATE, MAPPROXY)  # the servers that have a cache and make misses
 SERVICES = ("tms", "wmts")
-SEED_CONCURRENCY = 4
 MISS_CONCURRENCY = 8
+
+# Scenarios in the order they run; `--only` picks some. EXTENSION POINT (nginx fast path):
+# a scenario "nginx" goes here, see `Bench._nginx`.
+SCENARIOS = ("startup", "cached", "misses", "conditional")
+SERVED = ("cached", "misses", "conditional")  # the scenarios that need the gunicorns
 
 
 @attrs.frozen
 class Options:
     servers: tuple[str, ...]
+    scenarios: tuple[str, ...]
     rounds: int
     seconds: float
     connections: tuple[int, ...]
+    services: tuple[str, ...]
     miss_metas: int
+    startup_runs: int
     workers: int
-    worker_class: str
+    worker_classes: tuple[str, ...]
     threads: int
     wrk_threads: int
 
@@ -58,21 +64,32 @@ class Bench:
     procs: Processes = attrs.Factory(Processes)
     run_dir: Path = BENCH_DIR / "run"
     wrk: str = ""
-    servers: dict[str, Server] = attrs.Factory(dict)
+    # (server name, gunicorn worker class) -> the running gunicorn
+    servers: dict[tuple[str, str], Server] = attrs.Factory(dict)
     upstream: Server | None = None
     results: Results = attrs.Factory(Results)
 
     def say(self, text: str) -> None:
         print(text, file=self.out, flush=True)
 
+    def wants(self, scenario: str) -> bool:
+        return scenario in self.options.scenarios
+
     def run(self) -> Results:
+        opts = self.options
         try:
             self._prepare()
-            self._start()
-            self._seed()
-            for round_no in range(self.options.rounds):
-                self._round(round_no)
-            self._conditional()
+            self.upstream = start_mapserver(self.procs, self.run_dir)
+            if self.wants("startup"):
+                self._startup()
+            if any(self.wants(s) for s in SERVED):
+                self._start()
+                self._seed()
+                if self.wants("cached") or self.wants("misses"):
+                    for round_no in range(opts.rounds):
+                        self._round(round_no)
+                if self.wants("conditional"):
+                    self._conditional()
         finally:
             self.procs.stop_all()
         (BENCH_DIR / "last-results.json").write_text(
@@ -82,7 +99,8 @@ class Bench:
 
     def _prepare(self) -> None:
         opts = self.options
-        self.wrk = ensure_wrk(self.out)
+        if self.wants("cached"):
+            self.wrk = ensure_wrk(self.out)
         if MAPPROXY in opts.servers:
             ensure_mapproxy_venv(self.out)
         if TILEGATE in opts.servers:
@@ -106,21 +124,56 @@ class Bench:
             )
         (self.run_dir / "cycle.lua").write_text(load.WRK_SCRIPT)
 
+    def _startup(self) -> None:
+        """Load the generated configuration in fresh interpreters, Tilegate and MapProxy in turn."""
+        opts = self.options
+        assert self.upstream is not None
+        pythons = {
+            TILEGATE: VENV_BIN / "python",
+            MAPPROXY: MAPPROXY_VENV / "bin" / "python",
+        }
+        modules = {TILEGATE: "entrypoints.wsgiapp", MAPPROXY: "mapproxy.wsgiapp"}
+        probes = [
+            startup.Probe(
+                name,
+                pythons[name],
+                modules[name],
+                self.run_dir / "startup" / name.lower(),
+            )
+            for name in CACHES
+            if name in opts.servers
+        ]
+        startup.write_configs([p.home for p in probes], self.upstream.url)
+        key = f"start-up, {startup.LAYERS} layers ({opts.startup_runs} runs)"
+        self.say(
+            f"{key}: {startup.CACHES} caches and sources, {probes[0].config.relative_to(REPO)} ..."
+            if probes
+            else f"{key}: no server with a configuration chosen"
+        )
+        for run_no in range(opts.startup_runs):
+            line = []
+            for probe in probes:
+                res = startup.measure(probe)
+                self.results.add_startup(key, probe.name, res)
+                line.append(
+                    f"{probe.name} import {res.import_ms:4.0f} load {res.load_ms:5.0f} reload {res.reload_ms:5.0f} ms,"
+                    f" RSS +{res.rss_mb:.0f} = {res.total_rss_mb:.0f} MB"
+                )
+            self.say(f"  run {run_no + 1}/{opts.startup_runs}  " + " | ".join(line))
+
     def _start(self) -> None:
         opts = self.options
-        self.upstream = start_mapserver(self.procs, self.run_dir)
+        assert self.upstream is not None
         config = workload.mapproxy_yaml(self.upstream.url)
         self.say(
-            f"servers: gunicorn {opts.workers} x {opts.worker_class}"
-            + (f" ({opts.threads} threads)" if opts.threads > 1 else "")
-            + f", upstream {self.upstream.url}, files in {self.run_dir.relative_to(REPO)}/"
+            f"servers: gunicorn {opts.workers} workers of each class: {', '.join(_class_text(c, opts.threads) for c in opts.worker_classes)};"
+            f" upstream {self.upstream.url}, files in {self.run_dir.relative_to(REPO)}/"
         )
         for name in SERVER_NAMES:
             if name not in opts.servers:
                 continue
             home = self.run_dir / name.lower()
             home.mkdir()
-            port = free_port()
             if name == TILEGATE:
                 (home / "mapproxy.yaml").write_text(config)
                 app = f"entrypoints.wsgiapp:make_wsgi_app({str(home / 'mapproxy.yaml')!r})"
@@ -136,111 +189,104 @@ class Bench:
             else:
                 app = f"tests.bench.floorapp:make_app({str(home)!r})"
                 gunicorn = VENV_BIN / "gunicorn"
-            cmd = gunicorn_cmd(
-                gunicorn, app, port, opts.workers, opts.worker_class, opts.threads
-            )
-            cwd = REPO if name == FLOOR else home
-            self.servers[name] = self.procs.start(
-                name, cmd, home / "gunicorn.log", cwd, port
-            )
+            # Every worker class of one server serves the same configuration and cache.
+            for worker_class in opts.worker_classes:
+                port = free_port()
+                threads = opts.threads if worker_class == "gthread" else 1
+                cmd = gunicorn_cmd(
+                    gunicorn, app, port, opts.workers, worker_class, threads
+                )
+                cwd = REPO if name == FLOOR else home
+                log = home / f"gunicorn-{worker_class}.log"
+                self.servers[name, worker_class] = self.procs.start(
+                    f"{name} ({worker_class})", cmd, log, cwd, port
+                )
 
     def _seed(self) -> None:
-        """Every cached tile once through TMS and WMTS from each cache; the floor's files are
-        the TMS answers of the first cache."""
+        """Every cached tile once through each service from each cache (through the first worker
+        class; the others are checked); the floor's files are the first cache's answers."""
+        opts = self.options
+        first_class, *other_classes = opts.worker_classes
+        floor_files: list[bytes] = []
         tiles = workload.cached_tiles()
-        floor_files: list[tuple[workload.Tile, bytes]] = []
-        for name in CACHES:
-            if name not in self.servers:
+        for name in SERVER_NAMES:
+            if name not in opts.servers:
                 continue
-            for service in SERVICES:
-                batch = load.fetch_all(
-                    self.servers[name].url,
-                    [t.path(service) for t in tiles],
-                    SEED_CONCURRENCY,
+            if name == FLOOR:
+                seeding.write_floor_files(self.run_dir / "floor", floor_files)
+                self.say(
+                    f"floor files written in {self.run_dir.relative_to(REPO)}/floor/"
                 )
-                _check_tiles(name, f"seeding {service.upper()}", batch)
-                if not floor_files and service == "tms":
-                    floor_files = list(
-                        zip(tiles, (a.body for a in batch.answers), strict=True)
-                    )
-            self.say(
-                f"seeded {len(tiles)} tiles in {name} ({_metas(tiles)} meta-tiles)"
-            )
-        if FLOOR in self.servers:
-            if not floor_files:
-                floor_files = [(t, _blank_png()) for t in tiles]
-            root = self.run_dir / "floor"
-            for tile, data in floor_files:
-                for service in SERVICES:
-                    z, x, y = (
-                        int(p)
-                        for p in tile.path(service).removesuffix(".png").split("/")[-3:]
-                    )
-                    target = root / service / str(z) / str(x) / f"{y}.png"
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    target.write_bytes(data)
-            for service in SERVICES:
-                batch = load.fetch_all(
-                    self.servers[FLOOR].url,
-                    [t.path(service) for t in tiles],
-                    SEED_CONCURRENCY,
+            else:
+                bodies = seeding.seed(
+                    name, self.servers[name, first_class].url, SERVICES
                 )
-                _check_tiles(FLOOR, f"checking {service.upper()}", batch)
+                floor_files = floor_files or bodies
+                self.say(
+                    f"seeded {len(tiles)} tiles in {name} ({_metas(tiles)} meta-tiles)"
+                )
+            for worker_class in other_classes if name != FLOOR else opts.worker_classes:
+                seeding.seed(name, self.servers[name, worker_class].url, SERVICES)
 
     def _round(self, round_no: int) -> None:
         opts = self.options
         self.say(f"round {round_no + 1}/{opts.rounds}")
-        for service in SERVICES:
-            for conns in opts.connections:
-                key = f"cached {service.upper()}, {conns} clients"
-                line = []
-                for name in SERVER_NAMES:
-                    if name not in self.servers:
-                        continue
-                    paths = self.run_dir / f"{service}.paths"
-                    script = self.run_dir / "cycle.lua"
-                    server = self.servers[name]
-                    cpu_before = group_cpu_seconds(server.proc.pid)
-                    res = load.run_wrk(
-                        self.wrk,
-                        server.url,
-                        paths,
-                        script,
-                        conns,
-                        opts.seconds,
-                        opts.wrk_threads,
-                    )
-                    cpu = _per(
-                        group_cpu_seconds(server.proc.pid),
-                        cpu_before,
-                        res.requests,
-                        1e6,
-                    )
-                    self.results.add_cached(
-                        key,
-                        name,
-                        CachedResult(
-                            res.rps,
-                            res.p50_ms,
-                            res.p99_ms,
-                            res.requests,
-                            res.errors,
-                            cpu,
-                        ),
-                    )
-                    err = f" ({res.errors} errors)" if res.errors else ""
-                    line.append(
-                        f"{name} {res.rps:5.0f} req/s p99 {res.p99_ms:5.1f} ms{_cpu_text(cpu, 'us/req')}{err}"
-                    )
-                self.say(f"  {key:<24} " + " | ".join(line))
+        if self.wants("cached"):
+            for worker_class in opts.worker_classes:
+                for service in opts.services:
+                    for conns in opts.connections:
+                        self._cached(worker_class, service, conns)
+        if self.wants("misses"):
+            self._misses(round_no)
+        # EXTENSION POINT (nginx fast path): `self._nginx(round_no)` goes here once
+        # docs/deployment.md has the nginx configuration that serves hits from the tile files.
+
+    def _cached(self, worker_class: str, service: str, conns: int) -> None:
+        opts = self.options
+        key = f"cached {service.upper()}, {conns} clients, {worker_class}"
+        line = []
+        for name in SERVER_NAMES:
+            if (name, worker_class) not in self.servers:
+                continue
+            server = self.servers[name, worker_class]
+            cpu_before = group_cpu_seconds(server.proc.pid)
+            res = load.run_wrk(
+                self.wrk,
+                server.url,
+                self.run_dir / f"{service}.paths",
+                self.run_dir / "cycle.lua",
+                conns,
+                opts.seconds,
+                opts.wrk_threads,
+            )
+            cpu = _per(
+                group_cpu_seconds(server.proc.pid), cpu_before, res.requests, 1e6
+            )
+            self.results.add_cached(
+                key,
+                name,
+                CachedResult(
+                    res.rps, res.p50_ms, res.p99_ms, res.requests, res.errors, cpu
+                ),
+            )
+            err = f" ({res.errors} errors)" if res.errors else ""
+            line.append(
+                f"{name} {res.rps:5.0f} req/s p99 {res.p99_ms:5.1f} ms{_cpu_text(cpu, 'us/req')}{err}"
+            )
+        self.say(f"  {key:<34} " + " | ".join(line))
+
+    def _misses(self, round_no: int) -> None:
+        """Misses through the first worker class only."""
+        opts = self.options
+        worker_class = opts.worker_classes[0]
         tiles = workload.miss_tiles(round_no, opts.miss_metas)
-        key = f"cache misses, {MISS_CONCURRENCY} clients"
+        key = f"cache misses, {MISS_CONCURRENCY} clients, {worker_class}"
         line = []
         for name in CACHES:
-            if name not in self.servers:
+            if (name, worker_class) not in self.servers:
                 continue
             assert self.upstream is not None
-            server = self.servers[name]
+            server = self.servers[name, worker_class]
             load.fetch(self.upstream.url, "/_reset")
             cpu_before = group_cpu_seconds(server.proc.pid)
             batch = load.fetch_all(
@@ -259,14 +305,15 @@ class Bench:
                 f"{_cpu_text(cpu, 'ms/tile')}{err}"
             )
         if line:
-            self.say(f"  {key:<24} " + " | ".join(line))
+            self.say(f"  {key:<34} " + " | ".join(line))
 
     def _conditional(self) -> None:
         tile = workload.cached_tiles()[0]
+        worker_class = self.options.worker_classes[0]
         for name in CACHES:
-            if name not in self.servers:
+            if (name, worker_class) not in self.servers:
                 continue
-            url = self.servers[name].url
+            url = self.servers[name, worker_class].url
             first = load.fetch(url, tile.tms_path())
             etag, modified = (
                 first.headers.get("etag"),
@@ -290,6 +337,14 @@ class Bench:
             self.results.add_status("If-Modified-Since", name, ims)
 
 
+def _class_text(worker_class: str, threads: int) -> str:
+    return (
+        f"{worker_class} ({threads} threads)"
+        if worker_class == "gthread"
+        else worker_class
+    )
+
+
 def _per(
     after: float | None, before: float | None, count: int, scale: float
 ) -> float | None:
@@ -310,25 +365,3 @@ def _cpu_text(value: float | None, unit: str) -> str:
 
 def _metas(tiles: list[workload.Tile]) -> int:
     return len({t.meta for t in tiles})
-
-
-def _check_tiles(name: str, what: str, batch: load.BatchResult) -> None:
-    bad = [
-        a
-        for a in batch.answers
-        if a.status != 200
-        or not a.headers.get("content-type", "").startswith("image/png")
-    ]
-    if bad:
-        sample = bad[0]
-        raise BenchError(
-            f"{name}: {what} got {len(bad)} bad answers of {len(batch.answers)}, e.g. {sample.status} "
-            f"{sample.headers.get('content-type')}: {sample.body[:300]!r}"
-        )
-
-
-def _blank_png() -> bytes:
-    """A tile for the floor to serve when no cache runs to give it real ones."""
-    out = io.BytesIO()
-    Image.new("RGB", (256, 256), (255, 255, 255)).save(out, "PNG")
-    return out.getvalue()

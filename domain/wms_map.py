@@ -1,0 +1,182 @@
+"""The use case "render a WMS map": every layer's sources asked in order, merged, finished.
+
+A layer's source is a cache (its tiles are mosaicked and warped by `render_from_cache`) or a
+direct source, asked for the requested bbox in the requested SRS when it serves that SRS, else
+in one it serves, and warped. Failures follow MapProxy's `on_source_errors`: `raise` fails the
+map; `notify` draws each failure's message into the map, unless every source failed.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import attrs
+from PIL import Image, ImageColor, ImageDraw
+
+from domain import imaging
+from domain.bbox import Bbox
+from domain.coverage import Coverage, bbox_coverage, union
+from domain.errors import ConfigValueError, RequestError, SourceError
+from domain.ports import MapQuery, MapSource
+from domain.render import TileReader, render_from_cache
+from domain.source_limits import LimitedSource
+from domain.srs import SRS, same_srs, srs, transform_bbox
+from domain.tiles import TileSet
+from domain.warp import GeoImage, Resampling, warp
+
+OnSourceErrors = Literal["notify", "raise"]
+
+
+@attrs.frozen
+class CachedSource:
+    """A cache used as a layer's source: one tile set per grid."""
+
+    tilesets: tuple[TileSet, ...]
+
+
+@attrs.frozen
+class DirectSource:
+    """A source asked for each map; `supported_srs` None means it renders any SRS."""
+
+    source: MapSource
+    supported_srs: tuple[SRS, ...] | None = None
+
+
+LayerSource = CachedSource | DirectSource
+
+
+@attrs.frozen
+class MapLayer:
+    """A named layer as WMS renders it: its sources, bottom first."""
+
+    name: str
+    sources: tuple[LayerSource, ...]
+
+
+@attrs.frozen
+class MapOptions:
+    resampling: Resampling = "bicubic"
+    max_tiles: int = 500
+    on_source_errors: OnSourceErrors = "notify"
+
+
+def render_map(
+    query: MapQuery,
+    layers: tuple[MapLayer, ...],
+    read: TileReader,
+    options: MapOptions = MapOptions(),
+) -> Image.Image:
+    """The layers' sources drawn over each other in order (RGBA, transparent where none drew)."""
+    images: list[Image.Image] = []
+    errors: list[SourceError] = []
+    for layer in layers:
+        for source in layer.sources:
+            try:
+                images.append(_render_source(query, source, read, options))
+            except SourceError as exc:
+                if options.on_source_errors == "raise":
+                    raise
+                errors.append(exc)
+    if errors and not images:
+        raise errors[0]
+    image = imaging.merge(images) if images else _blank(query.size)
+    if errors:
+        image = draw_message(image.convert("RGBA"), "\n".join(map(str, errors)))
+    return image.convert("RGBA")
+
+
+def _render_source(
+    query: MapQuery, source: LayerSource, read: TileReader, options: MapOptions
+) -> Image.Image:
+    if isinstance(source, CachedSource):
+        return render_from_cache(
+            query, source.tilesets, read, options.resampling, options.max_tiles
+        )
+    target = request_srs(query.srs, source.supported_srs)
+    if same_srs(target, query.srs):
+        result = source.source.get_map(query)
+        return imaging.decode(result.data, query.size)
+    try:
+        bbox = transform_bbox(query.bbox, query.srs, target)
+    except ValueError:
+        return _blank(query.size)  # nowhere in the source's SRS
+    asked = MapQuery(bbox, query.size, target, query.format)
+    result = source.source.get_map(asked)
+    image = imaging.decode(result.data, asked.size)
+    return warp(
+        GeoImage(image, bbox, target),
+        query.bbox,
+        query.srs,
+        query.size,
+        options.resampling,
+    )
+
+
+def request_srs(wanted: SRS, supported: tuple[SRS, ...] | None) -> SRS:
+    """The SRS to ask a source in: the wanted one if served, else the first served one of the
+    same kind (geographic or projected), else the first served one, as MapProxy picks."""
+    if not supported or any(same_srs(wanted, s) for s in supported):
+        return wanted
+    return next(
+        (s for s in supported if s.is_latlong == wanted.is_latlong), supported[0]
+    )
+
+
+def finish(image: Image.Image, transparent: bool, bgcolor: str) -> Image.Image:
+    """The map over its background: opaque `bgcolor` unless the client asked for transparency."""
+    if transparent:
+        return image
+    background = Image.new("RGBA", image.size, parse_color(bgcolor))
+    background.alpha_composite(image.convert("RGBA"))
+    return background.convert("RGB")
+
+
+def parse_color(value: str) -> tuple[int, int, int, int]:
+    """A WMS BGCOLOR (`0xRRGGBB`, also `#RRGGBB`) as an opaque RGBA colour."""
+    text = value.strip()
+    if text[:2].lower() == "0x":
+        text = text[2:]
+    text = text.removeprefix("#")
+    if len(text) != 6 or any(c not in "0123456789abcdefABCDEF" for c in text):
+        raise RequestError(f"BGCOLOR must be 0xRRGGBB, got {value!r}", param="bgcolor")
+    red, green, blue = ImageColor.getrgb("#" + text)[:3]
+    return (red, green, blue, 255)
+
+
+def draw_message(image: Image.Image, text: str) -> Image.Image:
+    """image with text written in its top left corner, legible on any background."""
+    draw = ImageDraw.Draw(image)
+    # Long messages are cut: they go into a small image and are logged in full elsewhere.
+    lines = [line[:200] for line in text.splitlines()[:20]]
+    y = 5
+    for line in lines:
+        draw.text((6, y + 1), line, fill=(255, 255, 255, 255))
+        draw.text((5, y), line, fill=(0, 0, 0, 255))
+        y += 12
+    return image
+
+
+def extent(sources: tuple[LayerSource, ...]) -> Coverage:
+    """Where a layer has data: its caches' first grid, its sources' coverages (or the world)."""
+    parts = []
+    for source in sources:
+        if isinstance(source, CachedSource):
+            grid = source.tilesets[0].grid
+            parts.append(bbox_coverage(grid.bbox, grid.srs))
+        elif isinstance(source.source, LimitedSource) and source.source.coverage:
+            parts.append(source.source.coverage)
+        else:
+            parts.append(bbox_coverage(Bbox(-180, -90, 180, 90), srs("EPSG:4326")))
+    return parts[0] if len(parts) == 1 else union(parts)
+
+
+def extent_bbox(area: Coverage, target: SRS) -> Bbox | None:
+    """The bbox of area in target; None where target cannot express it."""
+    try:
+        return area.transformed(target).bbox
+    except (ConfigValueError, ValueError):
+        return None
+
+
+def _blank(size: tuple[int, int]) -> Image.Image:
+    return Image.new("RGBA", size, (0, 0, 0, 0))

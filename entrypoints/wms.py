@@ -1,0 +1,414 @@
+"""WMS 1.1.1 and 1.3.0: GetCapabilities and GetMap, with exceptions as xml, in-image or blank."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Literal
+from xml.sax.saxutils import escape
+
+import attrs
+from PIL import Image
+
+from adapters import logs
+from domain import imaging
+from domain.bbox import Bbox
+from domain.config import LayerConf, TileSourceConf, WMSServiceConf, WMSSourceConf
+from domain.coverage import Coverage, union
+from domain.errors import ConfigValueError, RequestError, SourceError, TilegateError
+from domain.formats import ImageFormat, find_format
+from domain.ports import MapQuery, StoredTile
+from domain.srs import SRS, same_srs, srs
+from domain.wms_map import (
+    CachedSource,
+    DirectSource,
+    LayerSource,
+    MapLayer,
+    MapOptions,
+    draw_message,
+    extent,
+    finish,
+    parse_color,
+    render_map,
+)
+from entrypoints.bootstrap import AppState
+from entrypoints.http import Request, Response
+from entrypoints.ogc import status_for
+from entrypoints.wms_capabilities import capabilities
+
+# The versions Tilegate answers with; a request for another is negotiated to one of these.
+IMPLEMENTED = ("1.1.1", "1.3.0")
+ExceptionKind = Literal["xml", "inimage", "blank"]
+# The size of an in-image exception when the request's own size is unusable.
+_FALLBACK_SIZE = (256, 256)
+_PNG = ImageFormat("image/png", "png", "PNG")
+
+
+@attrs.frozen
+class WMSLayer:
+    """A layer of the capabilities tree; `map_layers` is what a GetMap of its name draws."""
+
+    name: str | None
+    title: str
+    abstract: str
+    children: tuple[WMSLayer, ...]
+    map_layers: tuple[MapLayer, ...]
+    extent: Coverage | None
+
+
+@attrs.frozen
+class ErrorStyle:
+    """How one request wants its errors: the version's XML, or an image."""
+
+    version: str
+    kind: ExceptionKind = "xml"
+    size: tuple[int, int] = _FALLBACK_SIZE
+    format: ImageFormat = _PNG
+    bgcolor: str = "0xFFFFFF"
+    transparent: bool = False
+
+
+@attrs.define
+class WMSService:
+    state: AppState
+    conf: WMSServiceConf
+    srs: tuple[SRS, ...]
+    bbox_srs: tuple[SRS, ...]
+    versions: tuple[str, ...]
+    root: WMSLayer
+    named: dict[str, WMSLayer]
+    max_pixels: int
+
+    @classmethod
+    def build(cls, state: AppState) -> WMSService:
+        conf = state.conf.services.wms
+        assert conf is not None  # noqa: S101 - only built when the service is on
+        listed = tuple(srs(code) for code in conf.srs)
+        named: dict[str, WMSLayer] = {}
+        tops = tuple(_tree(layer, state, named) for layer in state.conf.layers)
+        title = str((conf.md or {}).get("title", "Tilegate WMS"))
+        root = tops[0] if len(tops) == 1 else _group(None, title, "", tops)
+        limit = conf.max_output_pixels
+        # 1.0.0 and 1.1.0 are answered as 1.1.1, which they are a subset of.
+        versions = tuple(
+            sorted({v if v == "1.3.0" else "1.1.1" for v in conf.versions}, key=_key)
+        )
+        return cls(
+            state,
+            conf,
+            listed,
+            tuple(srs(code) for code in conf.bbox_srs) if conf.bbox_srs else listed,
+            versions,
+            root,
+            named,
+            limit[0] * limit[1] if isinstance(limit, tuple) else limit,
+        )
+
+    def handle(self, request: Request) -> Response:
+        args = request.args
+        operation = args.get("request", "").lower()
+        version = self.negotiate(args.get("version") or args.get("wmtver"), args)
+        style = self._error_style(args, version) if operation == "getmap" else None
+        try:
+            if operation in ("getcapabilities", "capabilities"):
+                return capabilities(self, request, version)
+            if operation in ("getmap", "map"):
+                return self.get_map(args, version)
+            if not operation:
+                raise RequestError(
+                    "missing parameter REQUEST",
+                    param="request",
+                    code="MissingParameterValue",
+                )
+            raise RequestError(
+                f"unknown request {operation!r}",
+                param="request",
+                code="OperationNotSupported",
+            )
+        except TilegateError as error:
+            if not isinstance(error, RequestError):
+                logs.get_logger(logs.SYSTEM).warning(
+                    "wms request failed", error=str(error)
+                )
+            return exception(error, style or ErrorStyle(version))
+
+    def negotiate(self, wanted: str | None, args: dict[str, str]) -> str:
+        """The version to answer: the highest offered one not above `wanted`, else the lowest."""
+        if not wanted:
+            if "srs" in args and "crs" not in args:
+                return "1.1.1" if "1.1.1" in self.versions else self.versions[0]
+            return self.versions[-1]
+        try:
+            key = _key(wanted)
+        except ValueError:
+            return self.versions[-1]
+        lower = [v for v in self.versions if _key(v) <= key]
+        return lower[-1] if lower else self.versions[0]
+
+    def get_map(self, args: dict[str, str], version: str) -> Response:
+        names = [n.strip() for n in _required(args, "layers").split(",") if n.strip()]
+        if not names:
+            raise RequestError(
+                "missing parameter LAYERS", param="layers", code="MissingParameterValue"
+            )
+        layers: list[MapLayer] = []
+        for name in names:
+            if name not in self.named:
+                raise RequestError(
+                    f"unknown layer {name!r}", param="layers", code="LayerNotDefined"
+                )
+            layers.extend(self.named[name].map_layers)
+        self._check_styles(args)
+        request_srs = self._srs(args, version)
+        bbox = _bbox(_required(args, "bbox"))
+        if version == "1.3.0" and request_srs.is_axis_order_ne:
+            bbox = Bbox(bbox.miny, bbox.minx, bbox.maxy, bbox.maxx)
+        size = self._size(args)
+        fmt, options = self._format(_required(args, "format"))
+        transparent = args.get("transparent", "false").strip().lower() == "true"
+        bgcolor = args.get("bgcolor", "0xFFFFFF")
+        parse_color(bgcolor)  # a bad colour is a bad request before any rendering
+        query = MapQuery(bbox, size, request_srs, "image/png")
+        globals_ = self.state.conf.globals
+        image = render_map(
+            query,
+            tuple(layers),
+            read_tile,
+            MapOptions(
+                globals_.image.resampling_method,
+                globals_.cache.max_tile_limit,
+                self.conf.on_source_errors,
+            ),
+        )
+        image = finish(image, transparent and fmt.supports_alpha, bgcolor)
+        return Response(200, imaging.encode(image, fmt, options), fmt.mime)
+
+    def _check_styles(self, args: dict[str, str]) -> None:
+        if "styles" not in args:
+            if self.conf.strict:
+                raise RequestError(
+                    "missing parameter STYLES",
+                    param="styles",
+                    code="MissingParameterValue",
+                )
+            return
+        for style in args["styles"].split(","):
+            if style.strip() not in ("", "default"):
+                raise RequestError(
+                    f"unknown style {style.strip()!r}",
+                    param="styles",
+                    code="StyleNotDefined",
+                )
+
+    def _srs(self, args: dict[str, str], version: str) -> SRS:
+        key = "crs" if version == "1.3.0" else "srs"
+        code = args.get(key) or args.get("srs" if key == "crs" else "crs")
+        if not code:
+            raise RequestError(
+                f"missing parameter {key.upper()}",
+                param=key,
+                code="MissingParameterValue",
+            )
+        invalid = "InvalidCRS" if version == "1.3.0" else "InvalidSRS"
+        try:
+            wanted = srs(code)
+        except ConfigValueError:
+            raise RequestError(
+                f"unknown {key.upper()} {code!r}", param=key, code=invalid
+            ) from None
+        if not any(same_srs(wanted, s) for s in self.srs):
+            raise RequestError(
+                f"{key.upper()} {code!r} is not offered by this service",
+                param=key,
+                code=invalid,
+            )
+        return wanted
+
+    def _size(self, args: dict[str, str]) -> tuple[int, int]:
+        width = _positive_int(_required(args, "width"), "width")
+        height = _positive_int(_required(args, "height"), "height")
+        if width * height > self.max_pixels:
+            raise RequestError(
+                f"image size {width}x{height} is larger than max_output_pixels",
+                param="width",
+            )
+        return width, height
+
+    def _format(self, name: str) -> tuple[ImageFormat, imaging.EncodeOptions]:
+        """The output format and how to encode it (`mode=8bit` or `png8` is paletted PNG)."""
+        lowered = name.strip().lower().replace(" ", "")
+        eight_bit = lowered in ("png8", "image/png8") or lowered.endswith("mode=8bit")
+        fmt = _PNG if eight_bit else find_format(name)
+        offered = {find_format(f) for f in self.conf.image_formats} - {None}
+        if fmt is None or (self.conf.strict and fmt not in offered):
+            raise RequestError(
+                f"unsupported format {name!r}", param="format", code="InvalidFormat"
+            )
+        paletted = self.state.conf.globals.image.paletted
+        if eight_bit:
+            paletted = True
+        elif "mode=" in lowered:
+            paletted = False  # mode=24bit or 32bit
+        quality = self.state.conf.globals.image.jpeg_quality or 90
+        return fmt, imaging.EncodeOptions(paletted=paletted, jpeg_quality=quality)
+
+    def _error_style(self, args: dict[str, str], version: str) -> ErrorStyle:
+        """What the request asks for its errors, read without failing on bad values."""
+        wanted = args.get("exceptions", "").lower()
+        kind: ExceptionKind = (
+            "inimage"
+            if wanted.endswith("inimage")
+            else "blank"
+            if wanted.endswith("blank")
+            else "xml"
+        )
+        if kind == "xml":
+            return ErrorStyle(version)
+        try:
+            size = self._size(args)
+        except RequestError:
+            size = _FALLBACK_SIZE
+        try:
+            fmt = self._format(args.get("format", ""))[0]
+        except RequestError:
+            fmt = _PNG
+        bgcolor = args.get("bgcolor", "0xFFFFFF")
+        try:
+            parse_color(bgcolor)
+        except RequestError:
+            bgcolor = "0xFFFFFF"
+        transparent = args.get("transparent", "").lower() == "true"
+        return ErrorStyle(version, kind, size, fmt, bgcolor, transparent)
+
+
+def exception(error: TilegateError, style: ErrorStyle) -> Response:
+    """The error as the request asked for it, with the OGC code and the HTTP status it deserves."""
+    status, code = status_for(error), "NoApplicableCode"
+    if isinstance(error, RequestError):
+        status, code = 400, error.code
+    if style.kind != "xml":
+        image = Image.new("RGBA", style.size, (0, 0, 0, 0))
+        if style.kind == "inimage":
+            image = draw_message(finish(image, False, style.bgcolor), str(error))
+        image = finish(
+            image, style.transparent and style.format.supports_alpha, style.bgcolor
+        )
+        data = imaging.encode(
+            image, style.format, imaging.EncodeOptions(paletted=False)
+        )
+        return Response(status, data, style.format.mime)
+    attr = f' code="{escape(code)}"' if code != "NoApplicableCode" else ""
+    message = escape(str(error))
+    if style.version == "1.3.0":
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            '<ServiceExceptionReport version="1.3.0" xmlns="http://www.opengis.net/ogc"'
+            ' xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'
+            ' xsi:schemaLocation="http://www.opengis.net/ogc'
+            ' http://schemas.opengis.net/wms/1.3.0/exceptions_1_3_0.xsd">\n'
+            f"  <ServiceException{attr}>{message}</ServiceException>\n"
+            "</ServiceExceptionReport>\n"
+        )
+        return Response(status, body.encode(), "text/xml; charset=utf-8")
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<!DOCTYPE ServiceExceptionReport SYSTEM "http://schemas.opengis.net/wms/1.1.1/exception_1_1_1.dtd">\n'
+        '<ServiceExceptionReport version="1.1.1">\n'
+        f"  <ServiceException{attr}>{message}</ServiceException>\n"
+        "</ServiceExceptionReport>\n"
+    )
+    return Response(status, body.encode(), "application/vnd.ogc.se_xml")
+
+
+def read_tile(tile: StoredTile) -> bytes:
+    """A stored tile's bytes; a tile file removed meanwhile is an error, never a crash."""
+    if tile.data is not None:
+        return tile.data
+    try:
+        return Path(str(tile.path)).read_bytes()
+    except OSError as exc:
+        raise SourceError(f"cannot read tile {tile.coord}: {exc}") from exc
+
+
+def _tree(conf: LayerConf, state: AppState, named: dict[str, WMSLayer]) -> WMSLayer:
+    children = tuple(_tree(child, state, named) for child in conf.layers)
+    abstract = str((conf.md or {}).get("abstract", ""))
+    if conf.sources:
+        sources = tuple(_layer_source(name, state) for name in conf.sources)
+        layer = WMSLayer(
+            conf.name,
+            conf.title,
+            abstract,
+            children,
+            (MapLayer(conf.name or conf.title, sources),),
+            extent(sources),
+        )
+    else:
+        layer = _group(conf.name, conf.title, abstract, children)
+    if conf.name is not None:
+        named[conf.name] = layer
+    return layer
+
+
+def _group(
+    name: str | None, title: str, abstract: str, children: tuple[WMSLayer, ...]
+) -> WMSLayer:
+    """A layer without sources of its own: it draws its children, it covers where they do."""
+    extents = [c.extent for c in children if c.extent is not None]
+    area = None
+    if extents:
+        area = extents[0] if len(extents) == 1 else union(extents)
+    drawn = tuple(m for c in children for m in c.map_layers)
+    return WMSLayer(name, title, abstract, children, drawn, area)
+
+
+def _layer_source(name: str, state: AppState) -> LayerSource:
+    if name in state.caches:
+        return CachedSource(state.caches[name])
+    conf = state.conf.sources[name]
+    supported: tuple[SRS, ...] | None = None
+    if isinstance(conf, WMSSourceConf) and conf.supported_srs:
+        supported = tuple(srs(code) for code in conf.supported_srs)
+    elif isinstance(conf, TileSourceConf):
+        supported = (state.grids[conf.grid].srs,)
+    return DirectSource(state.sources[name], supported)
+
+
+def _key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
+def _required(args: dict[str, str], name: str) -> str:
+    value = args.get(name, "").strip()
+    if not value:
+        raise RequestError(
+            f"missing parameter {name.upper()}",
+            param=name,
+            code="MissingParameterValue",
+        )
+    return value
+
+
+def _positive_int(value: str, name: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number <= 0:
+        raise RequestError(
+            f"{name.upper()} must be a positive integer, got {value!r}", param=name
+        )
+    return number
+
+
+def _bbox(value: str) -> Bbox:
+    parts = value.split(",")
+    try:
+        if len(parts) != 4:
+            raise ValueError(f"BBOX needs 4 numbers, got {len(parts)}")
+        numbers = [float(p) for p in parts]
+        if not all(math.isfinite(n) for n in numbers):
+            raise ValueError("BBOX values must be finite")
+        return Bbox(*numbers)
+    except ValueError as exc:
+        raise RequestError(f"invalid BBOX {value!r}: {exc}", param="bbox") from None
