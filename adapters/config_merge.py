@@ -15,6 +15,10 @@ _REPLACED_LISTS = frozenset(
     {"bbox", "tile_size", "max_output_pixels", "sources", "grids", "res", "meta_size"}
 )
 
+# libyaml's safe loader (as MapProxy uses) where PyYAML was built with it, else the pure-Python
+# one, which spends ~0.2 s of a 0.25 s start-up on 500 layers (`make bench`, start-up scenario).
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 def read_yaml(path: Path) -> dict[object, object]:
     """The top-level mapping of one YAML file; an empty file is an empty mapping."""
@@ -25,7 +29,7 @@ def read_yaml(path: Path) -> dict[object, object]:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(str(path), [f"cannot read the file: {exc}"]) from exc
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_SAFE_LOADER)  # noqa: TID251, S506 -- a safe loader
     except yaml.MarkedYAMLError as exc:
         where = (
             f" at line {exc.problem_mark.line + 1}, column {exc.problem_mark.column + 1}"
