@@ -5,8 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from domain.config import (
+    CacheBackendConf,
+    FileCacheBackendConf,
+    GeoPackageBackendConf,
     GridConf,
     LayerConf,
+    MBTilesBackendConf,
     TilegateConf,
     TileSourceConf,
     WMSSourceConf,
@@ -185,11 +189,21 @@ def _cache_limits(conf: TilegateConf, grids: dict[str, GridConf]) -> list[str]:
                 errors += _reprojection_needed(
                     wms, cache.grids, grids, f"{path}.sources[{index}]"
                 )
-        if cache.cache.directory is not None and len(cache.grids) > 1:
-            errors.append(
-                f"one directory cannot hold several grids @ {path}.cache.directory"
-            )
+        errors += _one_grid_only(cache.cache, len(cache.grids), f"{path}.cache")
     return errors
+
+
+def _one_grid_only(backend: CacheBackendConf, grid_count: int, path: str) -> list[str]:
+    """Storage that MapProxy would share between a cache's grids, mixing their tiles."""
+    if grid_count < 2:
+        return []
+    if isinstance(backend, FileCacheBackendConf) and backend.directory is not None:
+        return [f"one directory cannot hold several grids @ {path}.directory"]
+    if isinstance(backend, MBTilesBackendConf):
+        return [f"one MBTiles file cannot hold several grids @ {path}"]
+    if isinstance(backend, GeoPackageBackendConf) and backend.table_name is not None:
+        return [f"one table cannot hold several grids @ {path}.table_name"]
+    return []
 
 
 def _reprojection_needed(

@@ -11,9 +11,10 @@ import cattrs
 from cattrs.gen import make_dict_structure_fn
 
 from domain.config import (
+    CACHE_TYPES,
     SOURCE_TYPES,
     BboxConf,
-    FileCacheBackendConf,
+    CacheBackendConf,
     LayerConf,
     PixelLimit,
     ScalarParam,
@@ -26,9 +27,6 @@ from domain.errors import ConfigValueError
 UNSUPPORTED_SOURCE_TYPES = frozenset({"mapserver", "mapnik", "arcgis"})
 UNSUPPORTED_CACHE_TYPES = frozenset(
     {
-        "mbtiles",
-        "sqlite",
-        "geopackage",
         "couchdb",
         "riak",
         "redis",
@@ -61,6 +59,9 @@ def register_hooks(converter: cattrs.Converter) -> None:
     )
     converter.register_structure_hook_func(
         _is_source, functools.partial(_source, converter)
+    )
+    converter.register_structure_hook_func(
+        _is_cache_backend, functools.partial(_cache_backend, converter)
     )
 
 
@@ -98,12 +99,8 @@ def _is_source(type_: Any) -> bool:
     return bool(type_ == SourceConf)
 
 
-def _is_tuple(type_: Any) -> bool:
-    return get_origin(type_) is tuple
-
-
-def _is_source(type_: Any) -> bool:
-    return bool(type_ == SourceConf)
+def _is_cache_backend(type_: Any) -> bool:
+    return bool(type_ == CacheBackendConf)
 
 
 def _as_is(value: object, _: Any) -> object:
@@ -248,18 +245,8 @@ def _services(value: dict[str, object]) -> dict[str, object]:
     return {name: {} if options is None else options for name, options in value.items()}
 
 
-def _file_cache(value: dict[str, object]) -> dict[str, object]:
-    cache_type = value.get("type", "file")
-    if cache_type in UNSUPPORTED_CACHE_TYPES:
-        raise ConfigValueError(f"cache type {cache_type!r} is not supported yet")
-    if cache_type != "file":
-        raise ConfigValueError(f"unknown cache type {cache_type!r}, expected file")
-    return value
-
-
 _PREPARE: dict[type, Callable[[dict[str, object]], dict[str, object]]] = {
     ServicesConf: _services,
-    FileCacheBackendConf: _file_cache,
 }
 
 
@@ -277,6 +264,24 @@ def _source(converter: cattrs.Converter, value: object, _: Any) -> SourceConf:
             f"unknown source type {source_type!r}, expected one of {known}"
         )
     return converter.structure(value, SOURCE_TYPES[source_type])
+
+
+def _cache_backend(
+    converter: cattrs.Converter, value: object, _: Any
+) -> CacheBackendConf:
+    # `cache:` with nothing after it is the default file cache.
+    if value is None:
+        value = {}
+    if not isinstance(value, dict):
+        raise ConfigValueError(f"expected a mapping, got {kind(value)}")
+    cache_type = value.get("type", "file")
+    if cache_type in UNSUPPORTED_CACHE_TYPES:
+        raise ConfigValueError(f"cache type {cache_type!r} is not supported yet")
+    if not isinstance(cache_type, str) or cache_type not in CACHE_TYPES:
+        raise ConfigValueError(
+            f"unknown cache type {cache_type!r}, expected one of {', '.join(CACHE_TYPES)}"
+        )
+    return converter.structure(value, CACHE_TYPES[cache_type])
 
 
 def kind(value: object) -> str:

@@ -6,6 +6,7 @@ can get wrong; cross references (a cache naming an unknown grid) are checked by 
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 import attrs
@@ -166,6 +167,74 @@ class FileCacheBackendConf:
     )
     directory: str | None = None
     use_grid_names: bool = False
+    tile_lock_dir: str | None = None
+
+
+def _positive_number(
+    instance: object, attribute: attrs.Attribute[Any], value: float | None
+) -> None:
+    if value is not None and not value > 0:
+        raise ConfigValueError(f"{attribute.name} must be positive, got {value}")
+
+
+@attrs.frozen
+class MBTilesBackendConf:
+    """`type: mbtiles`: every tile of the cache in one MBTiles file (no timestamps)."""
+
+    type: Literal["mbtiles"] = "mbtiles"
+    filename: str | None = None
+    sqlite_timeout: float | None = attrs.field(default=None, validator=_positive_number)
+    sqlite_wal: bool | None = None
+    tile_lock_dir: str | None = None
+
+
+@attrs.frozen
+class SqliteBackendConf:
+    """`type: sqlite`: one MBTiles-like file per level, with a timestamp per tile."""
+
+    type: Literal["sqlite"] = "sqlite"
+    directory: str | None = None
+    sqlite_timeout: float | None = attrs.field(default=None, validator=_positive_number)
+    sqlite_wal: bool | None = None
+    tile_lock_dir: str | None = None
+    # Seconds a tile stays valid; 0 keeps tiles forever.
+    ttl: int = attrs.field(default=0, validator=_non_negative)
+
+
+def _table_name(
+    instance: object, attribute: attrs.Attribute[Any], value: str | None
+) -> None:
+    # As MapProxy: the name goes into SQL as an identifier, so only these characters.
+    if value is not None and not re.fullmatch(r"[A-Za-z0-9_-]+", value):
+        raise ConfigValueError(
+            f"table_name may only hold letters, digits, '_' and '-', got {value!r}"
+        )
+
+
+@attrs.frozen
+class GeoPackageBackendConf:
+    """`type: geopackage`: a tile table in a GeoPackage file (or one file per level)."""
+
+    type: Literal["geopackage"] = "geopackage"
+    filename: str | None = None
+    directory: str | None = None
+    table_name: str | None = attrs.field(default=None, validator=_table_name)
+    levels: bool = False
+    tile_lock_dir: str | None = None
+
+
+CacheBackendConf = (
+    FileCacheBackendConf
+    | MBTilesBackendConf
+    | SqliteBackendConf
+    | GeoPackageBackendConf
+)
+CACHE_TYPES: dict[str, type[CacheBackendConf]] = {
+    "file": FileCacheBackendConf,
+    "mbtiles": MBTilesBackendConf,
+    "sqlite": SqliteBackendConf,
+    "geopackage": GeoPackageBackendConf,
+}
 
 
 @attrs.frozen
@@ -185,7 +254,7 @@ class CacheConf:
     link_single_color_images: bool | None = None
     cache_dir: str | None = None
     tile_lock_dir: str | None = None
-    cache: FileCacheBackendConf = attrs.Factory(FileCacheBackendConf)
+    cache: CacheBackendConf = attrs.Factory(FileCacheBackendConf)
 
 
 @attrs.frozen
@@ -211,6 +280,9 @@ class GlobalsCacheConf:
     max_tile_limit: int = 500
     concurrent_tile_creators: int = 2
     lock_timeout: float = 60.0
+    # MapProxy reads these two for mbtiles and sqlite caches that do not set them.
+    sqlite_timeout: float = attrs.field(default=30.0, validator=_positive_number)
+    sqlite_wal: bool | None = None
 
 
 @attrs.frozen

@@ -13,16 +13,24 @@ from adapters.debug_source import DebugSource
 from adapters.fcntl_locker import FcntlLocker
 from adapters.file_cache import FileCache, cache_directory
 from adapters.geojson_source import GeoJSONSource
+from adapters.geopackage_cache import GeoPackageCache, geopackage_levels
 from adapters.http_client import HttpClient
+from adapters.mbtiles_cache import MBTilesCache
+from adapters.sqlite_cache import sqlite_levels
 from adapters.tile_source import TileSource
 from adapters.wms_source import WMSSource
 from domain.config import (
     CacheConf,
     DebugSourceConf,
+    FileCacheBackendConf,
     GeoJSONSourceConf,
+    GeoPackageBackendConf,
+    GlobalsCacheConf,
     HttpConf,
     LayerConf,
+    MBTilesBackendConf,
     SourceConf,
+    SqliteBackendConf,
     TilegateConf,
     TileSourceConf,
     WMSSourceConf,
@@ -136,7 +144,11 @@ class _Wiring:
 
     def locker(self, cache: CacheConf) -> FcntlLocker:
         """Meta-tile locks: in `tile_lock_dir`, else in `tile_locks` beside the cache's tiles."""
-        tile_lock_dir = cache.tile_lock_dir or self.conf.globals.cache.tile_lock_dir
+        tile_lock_dir = (
+            cache.cache.tile_lock_dir
+            or cache.tile_lock_dir
+            or self.conf.globals.cache.tile_lock_dir
+        )
         if tile_lock_dir:
             directory = self.here / tile_lock_dir
         else:
@@ -146,6 +158,15 @@ class _Wiring:
     def store(self, name: str, cache: CacheConf, grid: Grid) -> TileCache:
         """Where a cache keeps its tiles in one grid."""
         g = self.conf.globals.cache
+        if not isinstance(cache.cache, FileCacheBackendConf):
+            return _sqlite_store(
+                name,
+                cache.cache,
+                grid,
+                self.here,
+                self.here / (cache.cache_dir or self.base_dir),
+                g,
+            )
         directory = cache_directory(
             self.base_dir, name, grid, cache.cache, cache.cache_dir
         )
@@ -189,6 +210,55 @@ class _Wiring:
 def http_client(timeout: float | None = None) -> HttpClient:
     """An HTTP client for the command-line tools that talk to servers outside a configuration."""
     return HttpClient(HttpConf(client_timeout=timeout))
+
+
+def _sqlite_store(
+    name: str,
+    backend: MBTilesBackendConf | SqliteBackendConf | GeoPackageBackendConf,
+    grid: Grid,
+    here: Path,
+    cache_dir: Path,
+    g: GlobalsCacheConf,
+) -> TileCache:
+    """An SQLite-based store, its files named and placed as MapProxy places them."""
+    # WAL unless switched off: readers then never wait for a writing worker.
+    wal = _pick(g.sqlite_wal, True)
+
+    def levels_dir(directory: str | None) -> Path:
+        # `directory` replaces `<cache_dir>/<cache name>` for the level files of a grid.
+        base = here / directory if directory else cache_dir / name
+        return base / grid.name
+
+    match backend:
+        case MBTilesBackendConf():
+            path = _sqlite_file(here, cache_dir, backend.filename or f"{name}.mbtiles")
+            return MBTilesCache(
+                path,
+                _pick(backend.sqlite_timeout, g.sqlite_timeout),
+                _pick(backend.sqlite_wal, wal),
+            )
+        case SqliteBackendConf():
+            return sqlite_levels(
+                levels_dir(backend.directory),
+                _pick(backend.sqlite_timeout, g.sqlite_timeout),
+                _pick(backend.sqlite_wal, wal),
+                backend.ttl,
+            )
+        case GeoPackageBackendConf():
+            table = backend.table_name or f"{name}_{grid.name}"
+            if backend.levels:
+                return geopackage_levels(
+                    levels_dir(backend.directory), grid, table, g.sqlite_timeout, wal
+                )
+            base = here / backend.directory if backend.directory else cache_dir
+            path = _sqlite_file(here, base, backend.filename or f"{name}.gpkg")
+            return GeoPackageCache(path, grid, table, g.sqlite_timeout, wal)
+
+
+def _sqlite_file(here: Path, base: Path, filename: str) -> Path:
+    # MapProxy reads a name starting with `./` from the configuration's directory, any
+    # other relative name from the cache directory.
+    return here / filename if filename.startswith("./") else base / filename
 
 
 def _pick(value: T | None, default: T) -> T:
@@ -241,3 +311,8 @@ def _make_plain_source(
             return DebugSource()
         case GeoJSONSourceConf():
             return GeoJSONSource(conf, (here / conf.file).read_text(encoding="utf-8"))
+
+
+def export_store(layout: str, directory: Path, ext: str) -> TileCache:
+    """Where `tilegate export` writes: a directory in one of the file cache layouts."""
+    return FileCache(directory, layout, ext)

@@ -12,6 +12,7 @@ from domain.config import (
     CacheConf,
     DebugSourceConf,
     DemoServiceConf,
+    FileCacheBackendConf,
     GeoJSONSourceConf,
     LayerConf,
     TileSourceConf,
@@ -208,7 +209,9 @@ def test_a_realistic_mapproxy_config_loads(tmp_path: Path) -> None:
         "keyword_list": [{"vocabulary": "GEMET", "keywords": ["roads", "rivers"]}],
     }
     assert conf.caches["osm_cache"].grids == ("GLOBAL_WEBMERCATOR", "utm32")
-    assert conf.caches["osm_cache"].cache.directory_layout == "tms"
+    assert conf.caches["osm_cache"].cache == FileCacheBackendConf(
+        directory_layout="tms"
+    )
     assert conf.caches["topo_cache"].meta_size == (2, 2)
     assert conf.caches["overlay_cache"].sources == ("overlay_wms", "drawing")
     osm = conf.sources["osm_tiles"]
@@ -430,7 +433,7 @@ def test_unsupported_options_that_would_change_the_data_are_errors(
           m: {type: mapnik, mapfile: x.xml}
           w: {type: wms, req: {url: 'http://x/', layers: a}, min_scale: 1000}
         caches:
-          c: {sources: [w], cache: {type: mbtiles}, watermark: {text: (c)}}
+          c: {sources: [w], cache: {type: redis}, watermark: {text: (c)}}
           d: {sources: {r: [{source: w, band: 0}]}}
         grids:
           g: {srs: 'EPSG:4326', align_resolutions_with: GLOBAL_GEODETIC}
@@ -443,7 +446,7 @@ def test_unsupported_options_that_would_change_the_data_are_errors(
         "watermark is not supported yet @ $.caches['c'].watermark",
         "band merging (sources as a mapping) is not supported yet @ $.caches['d'].sources",
         "tile_sources is not supported yet @ $.layers[0].tile_sources",
-        "cache type 'mbtiles' is not supported yet @ $.caches['c'].cache",
+        "cache type 'redis' is not supported yet @ $.caches['c'].cache",
         "source type 'mapnik' is not supported yet @ $.sources['m']",
     ]
 
