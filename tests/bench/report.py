@@ -133,11 +133,11 @@ def _startup_rows(
             for s, rs in per_server.items()
         }
 
-    load = median("load_ms")
+    load, cpu = median("load_ms"), median("load_cpu_ms")
     rows = [
         _row(key, "import ms", median("import_ms")),
         _row("", "load ms", load),
-        _row("", "load CPU ms", median("load_cpu_ms")),
+        _row("", "load CPU ms", cpu),
         _row("", "reload ms", median("reload_ms")),
         _row("", "load RSS MB", median("rss_mb")),
         _row("", "total RSS MB", median("total_rss_mb")),
@@ -148,6 +148,7 @@ def _startup_rows(
         notes.append(
             f"start-up goal (Tilegate's load <= {LOAD_GOAL_RATIO}x MapProxy's and < {LOAD_GOAL_MS:.0f} ms): "
             f"{'met' if met else 'MISSED'}: {load['Tilegate']:.0f} ms vs {load['MapProxy']:.0f} ms = {ratio:.2f}x"
+            f" (CPU {cpu['Tilegate']:.0f} vs {cpu['MapProxy']:.0f} ms = {cpu['Tilegate'] / cpu['MapProxy']:.2f}x)"
         )
     return rows
 
@@ -213,10 +214,17 @@ def render(results: Results, rounds: int) -> str:
     for key, statuses in results.statuses.items():
         lines.append(_row(key, "status", {}, statuses))
     lines.append("-" * len(header))
-    lines.append(
-        f"median of {rounds} round(s); ratios are left/right of the medians: above 1 is better for req/s and"
-        " tiles/s, worse for ms and CPU (CPU: all of the server's gunicorn processes, the steadiest number"
-        " on a busy machine)"
-    )
+    if results.startup:
+        lines.append(
+            "start-up: median of fresh interpreters; load = make_wsgi_app after importing the WSGI module"
+            " (MapProxy imports part of its code during it), reload = a second load in that process,"
+            " RSS = resident memory after the load (load: minus before it)"
+        )
+    if results.cached or results.misses:
+        lines.append(
+            f"median of {rounds} round(s); ratios are left/right of the medians: above 1 is better for req/s and"
+            " tiles/s, worse for ms and CPU (CPU: all of the server's gunicorn processes, the steadiest number"
+            " on a busy machine)"
+        )
     lines += [f"note: {n}" for n in notes]
     return "\n".join(lines)

@@ -14,7 +14,6 @@ import attrs
 from tests.bench import load, seeding, startup, workload
 from tests.bench.processes import (
     BENCH_DIR,
-    MAPPROXY_VENV,
     REPO,
     VENV_BIN,
     BenchError,
@@ -125,41 +124,16 @@ class Bench:
         (self.run_dir / "cycle.lua").write_text(load.WRK_SCRIPT)
 
     def _startup(self) -> None:
-        """Load the generated configuration in fresh interpreters, Tilegate and MapProxy in turn."""
-        opts = self.options
         assert self.upstream is not None
-        pythons = {
-            TILEGATE: VENV_BIN / "python",
-            MAPPROXY: MAPPROXY_VENV / "bin" / "python",
-        }
-        modules = {TILEGATE: "entrypoints.wsgiapp", MAPPROXY: "mapproxy.wsgiapp"}
+        homes = self.run_dir / "startup"
         probes = [
-            startup.Probe(
-                name,
-                pythons[name],
-                modules[name],
-                self.run_dir / "startup" / name.lower(),
-            )
+            startup.probe(name, homes / name.lower())
             for name in CACHES
-            if name in opts.servers
+            if name in self.options.servers
         ]
-        startup.write_configs([p.home for p in probes], self.upstream.url)
-        key = f"start-up, {startup.LAYERS} layers ({opts.startup_runs} runs)"
-        self.say(
-            f"{key}: {startup.CACHES} caches and sources, {probes[0].config.relative_to(REPO)} ..."
-            if probes
-            else f"{key}: no server with a configuration chosen"
+        startup.run(
+            probes, self.upstream.url, self.options.startup_runs, self.results, self.say
         )
-        for run_no in range(opts.startup_runs):
-            line = []
-            for probe in probes:
-                res = startup.measure(probe)
-                self.results.add_startup(key, probe.name, res)
-                line.append(
-                    f"{probe.name} import {res.import_ms:4.0f} load {res.load_ms:5.0f} reload {res.reload_ms:5.0f} ms,"
-                    f" RSS +{res.rss_mb:.0f} = {res.total_rss_mb:.0f} MB"
-                )
-            self.say(f"  run {run_no + 1}/{opts.startup_runs}  " + " | ".join(line))
 
     def _start(self) -> None:
         opts = self.options

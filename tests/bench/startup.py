@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import attrs
 
 from tests.bench.bigconfig import CACHES, LAYERS_PER_CACHE, big_mapproxy_yaml
-from tests.bench.processes import BenchError
-from tests.bench.report import StartupResult
+from tests.bench.processes import MAPPROXY_VENV, REPO, VENV_BIN, BenchError
+from tests.bench.report import Results, StartupResult
 
 LAYERS = CACHES * LAYERS_PER_CACHE
 PROBE_TIMEOUT = 300.0
@@ -69,12 +70,41 @@ class Probe:
         return self.home / "mapproxy.yaml"
 
 
-def write_configs(homes: list[Path], upstream: str) -> None:
-    """The same generated configuration next to each server (relative paths resolve there)."""
+def probe(name: str, home: Path) -> Probe:
+    """The probe of "Tilegate" or "MapProxy", each in the python of its own venv."""
+    if name == "MapProxy":
+        return Probe(name, MAPPROXY_VENV / "bin" / "python", "mapproxy.wsgiapp", home)
+    return Probe(name, VENV_BIN / "python", "entrypoints.wsgiapp", home)
+
+
+def run(
+    probes: list[Probe],
+    upstream: str,
+    runs: int,
+    results: Results,
+    say: Callable[[str], None],
+) -> None:
+    """`runs` measurements of each probe, taking turns; the same configuration next to each
+    server (relative paths resolve there), its WMS sources at `upstream`."""
     text = big_mapproxy_yaml(upstream)
-    for home in homes:
-        home.mkdir(parents=True, exist_ok=True)
-        (home / "mapproxy.yaml").write_text(text)
+    for p in probes:
+        p.home.mkdir(parents=True, exist_ok=True)
+        p.config.write_text(text)
+    key = f"start-up, {LAYERS} layers ({runs} runs)"
+    if not probes:
+        say(f"{key}: skipped, neither Tilegate nor MapProxy is among the servers")
+        return
+    say(f"{key}: {CACHES} caches and sources in {probes[0].config.relative_to(REPO)}")
+    for run_no in range(runs):
+        line = []
+        for p in probes:
+            res = measure(p)
+            results.add_startup(key, p.name, res)
+            line.append(
+                f"{p.name} import {res.import_ms:4.0f} load {res.load_ms:4.0f} reload {res.reload_ms:4.0f} ms,"
+                f" RSS +{res.rss_mb:.0f} = {res.total_rss_mb:.0f} MB"
+            )
+        say(f"  run {run_no + 1}/{runs}  " + " | ".join(line))
 
 
 def measure(probe: Probe) -> StartupResult:
