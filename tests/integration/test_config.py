@@ -195,7 +195,6 @@ def test_a_realistic_mapproxy_config_loads(tmp_path: Path) -> None:
     conf = loaded.conf
     assert loaded.files == (tmp_path / "mapproxy.yaml",)
     assert loaded.warnings == (
-        "wms is not supported yet and is ignored @ $.services.wms",
         "legendurl is not supported yet and is ignored @ $.layers[0].layers[0].legendurl",
     )
     assert conf.services.demo == DemoServiceConf()
@@ -280,14 +279,18 @@ def test_a_service_with_no_options_is_on_and_an_absent_one_is_off(
     assert conf.services.wmts is None
 
 
-def test_unsupported_services_are_warnings(tmp_path: Path) -> None:
+def test_unsupported_services_and_wms_options_are_warnings(tmp_path: Path) -> None:
     loaded = load(
-        tmp_path, "services:\n  kml:\n  wms:\n    srs: ['EPSG:4326']\n  tms:\n"
+        tmp_path,
+        "services:\n  kml:\n  wms:\n    srs: ['EPSG:4326']\n"
+        "    featureinfo_types: [text]\n  tms:\n",
     )
     assert loaded.warnings == (
-        "wms is not supported yet and is ignored @ $.services.wms",
         "kml is not supported yet and is ignored @ $.services.kml",
+        "featureinfo_types is not supported yet and is ignored @ $.services.wms.featureinfo_types",
     )
+    assert loaded.conf.services.wms is not None
+    assert loaded.conf.services.wms.srs == ("EPSG:4326",)
     assert loaded.conf.services.tms == TMSServiceConf()
 
 
