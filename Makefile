@@ -19,10 +19,15 @@ lint: venv
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
-test: venv lint
+test: venv lint docs-check
 	$(PY) -m pytest
+
+# Every snippet of docs/deployment.md through the tool that runs it (nginx -t, systemd-analyze,
+# apache2 -t, Tilegate's config parser, bash -n); a few seconds, so part of `make test`.
+docs-check: venv
+	$(PY) -m tests.docs_check
 
 bench: venv
 	$(PY) -m tests.bench
 
-.PHONY: venv run lint test bench
+.PHONY: venv run lint test docs-check bench
