@@ -87,10 +87,10 @@ class MultiApp:
     def __call__(
         self, environ: Environ, start_response: StartResponse
     ) -> Iterable[bytes]:
-        request = Request.from_environ(environ)
-        name, _, _ = request.path[1:].partition("/")
+        # The raw PATH_INFO is enough: a name that is not plain ASCII fails _NAME anyway.
+        name, _, _ = environ.get("PATH_INFO", "")[1:].partition("/")
         if not name:
-            return self.index(request)(environ, start_response)
+            return self.index(Request.from_environ(environ))(environ, start_response)
         if not _NAME.fullmatch(name) or not os.path.isfile(self.file(name)):
             return _NOT_FOUND(environ, start_response)
         app = self.project(name)
@@ -108,8 +108,8 @@ class MultiApp:
         environ["PATH_INFO"] = environ.get("PATH_INFO", "")[len(prefix) :]
         return app(environ, start_response)
 
-    def file(self, name: str) -> Path:
-        return self.config_dir / (name + _SUFFIX)
+    def file(self, name: str) -> str:
+        return f"{self.config_dir}{os.sep}{name}{_SUFFIX}"
 
     def project(self, name: str) -> WSGIApp | _Broken | None:
         """The app of a project, loaded once; None if it is not a project of this directory."""
@@ -149,7 +149,7 @@ class MultiApp:
         if not _NAME.fullmatch(name):
             return False
         try:
-            real = self.file(name).resolve(strict=True)
+            real = Path(self.file(name)).resolve(strict=True)
         except (OSError, RuntimeError):
             return False
         return real.parent == self.config_dir and real.is_file()
