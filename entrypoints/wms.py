@@ -4,68 +4,35 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Literal
-from xml.sax.saxutils import escape
 
 import attrs
-from PIL import Image
 
 from adapters import logs
 from domain import imaging
 from domain.bbox import Bbox
-from domain.config import LayerConf, TileSourceConf, WMSServiceConf, WMSSourceConf
-from domain.coverage import Coverage, union
+from domain.config import WMSServiceConf
 from domain.errors import ConfigValueError, RequestError, SourceError, TilegateError
 from domain.formats import ImageFormat, find_format
 from domain.ports import MapQuery, StoredTile
 from domain.srs import SRS, same_srs, srs
 from domain.wms_map import (
-    CachedSource,
-    DirectSource,
-    LayerSource,
     MapLayer,
     MapOptions,
-    draw_message,
-    extent,
     finish,
     parse_color,
     render_map,
 )
 from entrypoints.bootstrap import AppState
 from entrypoints.http import Request, Response
-from entrypoints.ogc import status_for
 from entrypoints.wms_capabilities import capabilities
-
-# The versions Tilegate answers with; a request for another is negotiated to one of these.
-IMPLEMENTED = ("1.1.1", "1.3.0")
-ExceptionKind = Literal["xml", "inimage", "blank"]
-# The size of an in-image exception when the request's own size is unusable.
-_FALLBACK_SIZE = (256, 256)
-_PNG = ImageFormat("image/png", "png", "PNG")
-
-
-@attrs.frozen
-class WMSLayer:
-    """A layer of the capabilities tree; `map_layers` is what a GetMap of its name draws."""
-
-    name: str | None
-    title: str
-    abstract: str
-    children: tuple[WMSLayer, ...]
-    map_layers: tuple[MapLayer, ...]
-    extent: Coverage | None
-
-
-@attrs.frozen
-class ErrorStyle:
-    """How one request wants its errors: the version's XML, or an image."""
-
-    version: str
-    kind: ExceptionKind = "xml"
-    size: tuple[int, int] = _FALLBACK_SIZE
-    format: ImageFormat = _PNG
-    bgcolor: str = "0xFFFFFF"
-    transparent: bool = False
+from entrypoints.wms_exceptions import (
+    FALLBACK_SIZE,
+    PNG,
+    ErrorStyle,
+    ExceptionKind,
+    exception,
+)
+from entrypoints.wms_layers import WMSLayer, group_layer, layer_tree
 
 
 @attrs.define
@@ -85,9 +52,9 @@ class WMSService:
         assert conf is not None  # noqa: S101 - only built when the service is on
         listed = tuple(srs(code) for code in conf.srs)
         named: dict[str, WMSLayer] = {}
-        tops = tuple(_tree(layer, state, named) for layer in state.conf.layers)
+        tops = tuple(layer_tree(layer, state, named) for layer in state.conf.layers)
         title = str((conf.md or {}).get("title", "Tilegate WMS"))
-        root = tops[0] if len(tops) == 1 else _group(None, title, "", tops)
+        root = tops[0] if len(tops) == 1 else group_layer(None, title, "", tops)
         limit = conf.max_output_pixels
         # 1.0.0 and 1.1.0 are answered as 1.1.1, which they are a subset of.
         versions = tuple(
@@ -238,7 +205,7 @@ class WMSService:
         """The output format and how to encode it (`mode=8bit` or `png8` is paletted PNG)."""
         lowered = name.strip().lower().replace(" ", "")
         eight_bit = lowered in ("png8", "image/png8") or lowered.endswith("mode=8bit")
-        fmt = _PNG if eight_bit else find_format(name)
+        fmt = PNG if eight_bit else find_format(name)
         offered = {find_format(f) for f in self.conf.image_formats} - {None}
         if fmt is None or (self.conf.strict and fmt not in offered):
             raise RequestError(
@@ -267,11 +234,11 @@ class WMSService:
         try:
             size = self._size(args)
         except RequestError:
-            size = _FALLBACK_SIZE
+            size = FALLBACK_SIZE
         try:
             fmt = self._format(args.get("format", ""))[0]
         except RequestError:
-            fmt = _PNG
+            fmt = PNG
         bgcolor = args.get("bgcolor", "0xFFFFFF")
         try:
             parse_color(bgcolor)
@@ -279,45 +246,6 @@ class WMSService:
             bgcolor = "0xFFFFFF"
         transparent = args.get("transparent", "").lower() == "true"
         return ErrorStyle(version, kind, size, fmt, bgcolor, transparent)
-
-
-def exception(error: TilegateError, style: ErrorStyle) -> Response:
-    """The error as the request asked for it, with the OGC code and the HTTP status it deserves."""
-    status, code = status_for(error), "NoApplicableCode"
-    if isinstance(error, RequestError):
-        status, code = 400, error.code
-    if style.kind != "xml":
-        image = Image.new("RGBA", style.size, (0, 0, 0, 0))
-        if style.kind == "inimage":
-            image = draw_message(finish(image, False, style.bgcolor), str(error))
-        image = finish(
-            image, style.transparent and style.format.supports_alpha, style.bgcolor
-        )
-        data = imaging.encode(
-            image, style.format, imaging.EncodeOptions(paletted=False)
-        )
-        return Response(status, data, style.format.mime)
-    attr = f' code="{escape(code)}"' if code != "NoApplicableCode" else ""
-    message = escape(str(error))
-    if style.version == "1.3.0":
-        body = (
-            '<?xml version="1.0" encoding="UTF-8"?>\n'
-            '<ServiceExceptionReport version="1.3.0" xmlns="http://www.opengis.net/ogc"'
-            ' xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'
-            ' xsi:schemaLocation="http://www.opengis.net/ogc'
-            ' http://schemas.opengis.net/wms/1.3.0/exceptions_1_3_0.xsd">\n'
-            f"  <ServiceException{attr}>{message}</ServiceException>\n"
-            "</ServiceExceptionReport>\n"
-        )
-        return Response(status, body.encode(), "text/xml; charset=utf-8")
-    body = (
-        '<?xml version="1.0" encoding="UTF-8"?>\n'
-        '<!DOCTYPE ServiceExceptionReport SYSTEM "http://schemas.opengis.net/wms/1.1.1/exception_1_1_1.dtd">\n'
-        '<ServiceExceptionReport version="1.1.1">\n'
-        f"  <ServiceException{attr}>{message}</ServiceException>\n"
-        "</ServiceExceptionReport>\n"
-    )
-    return Response(status, body.encode(), "application/vnd.ogc.se_xml")
 
 
 def read_tile(tile: StoredTile) -> bytes:
@@ -328,50 +256,6 @@ def read_tile(tile: StoredTile) -> bytes:
         return Path(str(tile.path)).read_bytes()
     except OSError as exc:
         raise SourceError(f"cannot read tile {tile.coord}: {exc}") from exc
-
-
-def _tree(conf: LayerConf, state: AppState, named: dict[str, WMSLayer]) -> WMSLayer:
-    children = tuple(_tree(child, state, named) for child in conf.layers)
-    abstract = str((conf.md or {}).get("abstract", ""))
-    if conf.sources:
-        sources = tuple(_layer_source(name, state) for name in conf.sources)
-        layer = WMSLayer(
-            conf.name,
-            conf.title,
-            abstract,
-            children,
-            (MapLayer(conf.name or conf.title, sources),),
-            extent(sources),
-        )
-    else:
-        layer = _group(conf.name, conf.title, abstract, children)
-    if conf.name is not None:
-        named[conf.name] = layer
-    return layer
-
-
-def _group(
-    name: str | None, title: str, abstract: str, children: tuple[WMSLayer, ...]
-) -> WMSLayer:
-    """A layer without sources of its own: it draws its children, it covers where they do."""
-    extents = [c.extent for c in children if c.extent is not None]
-    area = None
-    if extents:
-        area = extents[0] if len(extents) == 1 else union(extents)
-    drawn = tuple(m for c in children for m in c.map_layers)
-    return WMSLayer(name, title, abstract, children, drawn, area)
-
-
-def _layer_source(name: str, state: AppState) -> LayerSource:
-    if name in state.caches:
-        return CachedSource(state.caches[name])
-    conf = state.conf.sources[name]
-    supported: tuple[SRS, ...] | None = None
-    if isinstance(conf, WMSSourceConf) and conf.supported_srs:
-        supported = tuple(srs(code) for code in conf.supported_srs)
-    elif isinstance(conf, TileSourceConf):
-        supported = (state.grids[conf.grid].srs,)
-    return DirectSource(state.sources[name], supported)
 
 
 def _key(version: str) -> tuple[int, ...]:

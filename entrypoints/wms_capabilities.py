@@ -11,7 +11,8 @@ from domain.wms_map import extent_bbox
 from entrypoints.http import PROXY_VARY, Request, Response
 
 if TYPE_CHECKING:
-    from entrypoints.wms import WMSLayer, WMSService
+    from entrypoints.wms import WMSService
+    from entrypoints.wms_layers import WMSLayer
 
 _WGS84 = srs("EPSG:4326")
 _XLINK = 'xmlns:xlink="http://www.w3.org/1999/xlink"'

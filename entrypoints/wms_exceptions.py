@@ -1,0 +1,73 @@
+"""WMS exceptions as the request asks for them: the version's XML, an image with the message
+(`inimage`) or an empty image (`blank`); never bigger than the request could have been."""
+
+from __future__ import annotations
+
+from typing import Literal
+from xml.sax.saxutils import escape
+
+import attrs
+from PIL import Image
+
+from domain import imaging
+from domain.errors import RequestError, TilegateError
+from domain.formats import ImageFormat
+from domain.wms_map import draw_message, finish
+from entrypoints.http import Response
+from entrypoints.ogc import status_for
+
+ExceptionKind = Literal["xml", "inimage", "blank"]
+# The size of an image exception when the request's own size is unusable.
+FALLBACK_SIZE = (256, 256)
+PNG = ImageFormat("image/png", "png", "PNG")
+
+
+@attrs.frozen
+class ErrorStyle:
+    """How one request wants its errors: the version's XML, or an image."""
+
+    version: str
+    kind: ExceptionKind = "xml"
+    size: tuple[int, int] = FALLBACK_SIZE
+    format: ImageFormat = PNG
+    bgcolor: str = "0xFFFFFF"
+    transparent: bool = False
+
+
+def exception(error: TilegateError, style: ErrorStyle) -> Response:
+    """The error as the request asked for it, with the OGC code and the HTTP status it deserves."""
+    status, code = status_for(error), "NoApplicableCode"
+    if isinstance(error, RequestError):
+        status, code = 400, error.code
+    if style.kind != "xml":
+        image = Image.new("RGBA", style.size, (0, 0, 0, 0))
+        if style.kind == "inimage":
+            image = draw_message(finish(image, False, style.bgcolor), str(error))
+        image = finish(
+            image, style.transparent and style.format.supports_alpha, style.bgcolor
+        )
+        data = imaging.encode(
+            image, style.format, imaging.EncodeOptions(paletted=False)
+        )
+        return Response(status, data, style.format.mime)
+    attr = f' code="{escape(code)}"' if code != "NoApplicableCode" else ""
+    message = escape(str(error))
+    if style.version == "1.3.0":
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            '<ServiceExceptionReport version="1.3.0" xmlns="http://www.opengis.net/ogc"'
+            ' xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'
+            ' xsi:schemaLocation="http://www.opengis.net/ogc'
+            ' http://schemas.opengis.net/wms/1.3.0/exceptions_1_3_0.xsd">\n'
+            f"  <ServiceException{attr}>{message}</ServiceException>\n"
+            "</ServiceExceptionReport>\n"
+        )
+        return Response(status, body.encode(), "text/xml; charset=utf-8")
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<!DOCTYPE ServiceExceptionReport SYSTEM "http://schemas.opengis.net/wms/1.1.1/exception_1_1_1.dtd">\n'
+        '<ServiceExceptionReport version="1.1.1">\n'
+        f"  <ServiceException{attr}>{message}</ServiceException>\n"
+        "</ServiceExceptionReport>\n"
+    )
+    return Response(status, body.encode(), "application/vnd.ogc.se_xml")
