@@ -368,7 +368,7 @@ def _worker(
             if os.getppid() != parent:
                 return  # the main process is gone (killed): nobody wants results
             continue
-        if job is None:
+        if job is None or os.getppid() != parent:
             return
         if stop_event.is_set():
             rng = job.tiles
