@@ -5,6 +5,7 @@ Expected numbers were cross-checked against MapProxy 7.0.0's `mapproxy-util` out
 
 from __future__ import annotations
 
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from entrypoints.cli import main
+from entrypoints.commands.export import ExportError, parse_levels
 from tests.e2e.conftest import VENV_BIN
 from tests.mapserver import MapServer
 
@@ -379,3 +381,216 @@ def test_wms_capabilities_refuses_other_schemes_and_unreachable_hosts(
         == "tilegate wms-capabilities: cannot connect to http://127.0.0.1:9/wms\n"
     )
     assert run(tmp_path, "wms-capabilities").returncode == 2
+
+
+# --- export ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cache_config(tmp_path: Path, wms: MapServer) -> Path:
+    path = tmp_path / "mapproxy.yaml"
+    path.write_text(
+        "caches:\n"
+        "  osm_cache:\n"
+        "    grids: [GLOBAL_WEBMERCATOR]\n"
+        "    sources: [osm_wms]\n"
+        "sources:\n"
+        "  osm_wms:\n"
+        "    type: wms\n"
+        f"    req: {{url: '{wms.url}/service', layers: osm}}\n"
+    )
+    return path
+
+
+def files(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_export_copies_a_cache_tile_by_tile_without_asking_the_source(
+    tmp_path: Path, wms: MapServer, cache_config: Path
+) -> None:
+    # fill the cache (and a first export) from the source
+    filled = run(
+        tmp_path,
+        "export",
+        "-f",
+        str(cache_config),
+        "--source",
+        "osm_cache",
+        "--dest",
+        "first",
+        "--type",
+        "tms",
+        "--levels",
+        "0..2",
+        "--fetch-missing-tiles",
+    )
+    assert filled.returncode == 0, filled.stderr
+    assert (
+        filled.stdout
+        == "exported 21 tiles of levels 0..2 to first (0 not in the cache)\n"
+    )
+    cache = files(tmp_path / "cache_data" / "osm_cache_EPSG3857")
+    assert len(cache) == 21
+    asked = len(wms.requests)
+    result = run(
+        tmp_path,
+        "export",
+        str(cache_config),
+        "--source",
+        "osm_cache",
+        "--dest",
+        "copy",
+        "--type",
+        "tc",
+        "--levels",
+        "0..2",
+        "-c",
+        "2",
+        tool="mapproxy-util",
+    )
+    assert result.returncode == 0, result.stderr
+    assert len(wms.requests) == asked  # only read from the cache
+    assert files(tmp_path / "copy") == cache  # same layout: same names, same bytes
+    tms = files(tmp_path / "first")
+    assert len(tms) == 21
+    # the other layout holds the same tile (rows counted as the grid counts them)
+    assert tms["2/1/3.png"] == cache["02/000/000/001/000/000/003.png"]
+    assert tms["0/0/0.png"] == cache["00/000/000/000/000/000/000.png"]
+
+
+def test_export_is_limited_by_levels_and_coverage(
+    tmp_path: Path, cache_config: Path
+) -> None:
+    run(
+        tmp_path,
+        "export",
+        "-f",
+        str(cache_config),
+        "--source",
+        "osm_cache",
+        "--dest",
+        "all",
+        "--levels",
+        "0..2",
+        "--fetch-missing-tiles",
+    )
+    one = run(
+        tmp_path,
+        "export",
+        "-f",
+        str(cache_config),
+        "--source",
+        "osm_cache",
+        "--dest",
+        "one",
+        "--type",
+        "quadkey",
+        "--levels",
+        "1",
+    )
+    assert one.returncode == 0, one.stderr
+    assert sorted(files(tmp_path / "one")) == ["0.png", "1.png", "2.png", "3.png"]
+    north_east = run(
+        tmp_path,
+        "export",
+        "-f",
+        str(cache_config),
+        "--source",
+        "osm_cache",
+        "--dest",
+        "ne",
+        "--type",
+        "tms",
+        "--levels",
+        "1..2",
+        "--coverage",
+        "10,10,170,80",
+        "--srs",
+        "EPSG:4326",
+    )
+    assert north_east.returncode == 0, north_east.stderr
+    assert sorted(files(tmp_path / "ne")) == [
+        "1/1/0.png",
+        "2/2/0.png",
+        "2/2/1.png",
+        "2/3/0.png",
+        "2/3/1.png",
+    ]
+
+
+def test_export_skips_missing_tiles_unless_asked_to_fetch(
+    tmp_path: Path, wms: MapServer, cache_config: Path
+) -> None:
+    asked = len(wms.requests)
+    result = run(
+        tmp_path,
+        "export",
+        "-f",
+        str(cache_config),
+        "--source",
+        "osm_cache",
+        "--dest",
+        "empty",
+        "--levels",
+        "0..1",
+    )
+    assert result.returncode == 0, result.stderr
+    assert (
+        result.stdout
+        == "exported 0 tiles of levels 0..1 to empty (5 not in the cache)\n"
+    )
+    assert files(tmp_path / "empty") == {}
+    assert len(wms.requests) == asked
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--source", "nope"],
+            "unknown cache 'nope' for --source, expected one of osm_cache",
+        ),
+        (["--source", "osm_cache", "--grid", "x"], "cache 'osm_cache' has no grid 'x'"),
+        (["--source", "osm_cache"], "narrow it with --levels or --coverage"),
+        (
+            ["--source", "osm_cache", "--type", "mbtiles"],
+            "--type mbtiles is not supported yet",
+        ),
+        (["--source", "osm_cache", "--levels", "25"], "level 25 is not in the grid"),
+        (["--source", "osm_cache", "--coverage", "x.wkt"], "neither a bbox"),
+        (["--source", "osm_cache", "--coverage", "5,5,1,1"], "--coverage:"),
+        (["--source", "osm_cache", "--dest", "full"], "full exists and is not empty"),
+    ],
+)
+def test_export_bad_options_are_one_line_errors(
+    tmp_path: Path, cache_config: Path, args: list[str], message: str
+) -> None:
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "keep.txt").write_text("mine")
+    if "--dest" not in args:
+        args = [*args, "--dest", "out"]
+    result = run(tmp_path, "export", "-f", str(cache_config), *args)
+    assert result.returncode == 1
+    assert result.stderr.startswith("tilegate export: ")
+    assert message in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+    assert (tmp_path / "full" / "keep.txt").read_text() == "mine"
+
+
+def test_export_levels_are_read_as_mapproxy_writes_them() -> None:
+    assert parse_levels("1,2,3", 20) == (1, 2, 3)
+    assert parse_levels("0..3, 7", 20) == (0, 1, 2, 3, 7)
+    assert parse_levels(None, 3) == (0, 1, 2)
+    for text, message in [
+        ("3..1", "--levels: 3..1 is an empty range"),
+        ("a", "--levels: cannot read 'a', expected 3 or 1..10"),
+        ("2..20", "--levels: level 20 is not in the grid (levels 0..19)"),
+    ]:
+        with pytest.raises(ExportError, match=re.escape(message)):
+            parse_levels(text, 20)
