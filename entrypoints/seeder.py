@@ -394,6 +394,7 @@ def run_cleanups(
         tiles = tileset(state, task.cache, task.grid)
         cache: Any = tiles.cache
         progress.task(describe(task), 0, 0)
+        removed_before = totals.removed
         for tile in _cleanup_candidates(task, tiles, options):
             if stopper.stop:
                 totals.interrupted = True
@@ -403,7 +404,7 @@ def run_cleanups(
                     cache.remove(tile.coord)
                 totals.removed += 1
         verb = "would remove" if options.dry_run else "removed"
-        progress.message(f"  {verb} {totals.removed} tiles")
+        progress.message(f"  {verb} {totals.removed - removed_before} tiles")
     return totals
 
 
