@@ -147,7 +147,7 @@ def _startup_rows(
         met = ratio <= LOAD_GOAL_RATIO and load["Tilegate"] < LOAD_GOAL_MS
         notes.append(
             f"start-up goal (Tilegate's load <= {LOAD_GOAL_RATIO}x MapProxy's and < {LOAD_GOAL_MS:.0f} ms): "
-            f"{'met' if met else 'MISSED'}: {load['Tilegate']:.0f} ms vs {load['MapProxy']:.0f} ms = {ratio:.2f}x"
+            f"{'met' if met else 'MISSED'}: {load['Tilegate']:.0f} ms vs {load['MapProxy']:.0f} ms = {ratio:.3f}x"
             f" (CPU {cpu['Tilegate']:.0f} vs {cpu['MapProxy']:.0f} ms = {cpu['Tilegate'] / cpu['MapProxy']:.2f}x)"
         )
     return rows
