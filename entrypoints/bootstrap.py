@@ -316,8 +316,3 @@ def _make_plain_source(
 def export_store(layout: str, directory: Path, ext: str) -> TileCache:
     """Where `tilegate export` writes: a directory in one of the file cache layouts."""
     return FileCache(directory, layout, ext)
-
-
-def export_store(layout: str, directory: Path, ext: str) -> TileCache:
-    """Where `tilegate export` writes: a directory in one of the file cache layouts."""
-    return FileCache(directory, layout, ext)
