@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 import traceback
 from collections.abc import Callable, Iterable
 from html import escape
@@ -19,6 +21,7 @@ from entrypoints.wms import WMSService
 from entrypoints.wmts import WMTSService
 
 ErrorRenderer = Callable[[TilegateError], Response]
+_ACCESS = logs.get_logger(logs.ACCESS)
 _WMS_REQUESTS = frozenset(
     {
         "getmap",
@@ -57,12 +60,23 @@ class TilegateApp:
         self, environ: Environ, start_response: StartResponse
     ) -> Iterable[bytes]:
         request = Request.from_environ(environ)
+        # The access line costs one level check per request unless mapproxy.access is at DEBUG.
+        started = time.perf_counter() if _ACCESS.isEnabledFor(logging.DEBUG) else None
         try:
             response = self.dispatch(request)
         except Exception:
             logs.get_logger(logs.SYSTEM).exception("unhandled error", path=request.path)
             body = traceback.format_exc() if self.debug else "internal error\n"
             response = Response(500, body.encode())
+        if started is not None:
+            _ACCESS.debug(
+                "request",
+                method=request.method,
+                path=_full_path(environ),
+                status=response.status,
+                ms=round((time.perf_counter() - started) * 1000, 1),
+                client=environ.get("REMOTE_ADDR", "-"),
+            )
         return response(environ, start_response)
 
     def dispatch(self, request: Request) -> Response:
@@ -142,3 +156,10 @@ class TilegateApp:
             "text/html; charset=utf-8",
             [("Vary", PROXY_VARY)],
         )
+
+
+def _full_path(environ: Environ) -> str:
+    """The path as the client asked for it, prefix and query included."""
+    path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+    query = environ.get("QUERY_STRING", "")
+    return f"{path}?{query}" if query else path

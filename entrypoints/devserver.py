@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 import socketserver
-import time
 from collections.abc import Callable
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
@@ -19,23 +17,9 @@ class _ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
 
 
 class _QuietHandler(WSGIRequestHandler):
-    # wsgiref serves one request per connection (HTTP/1.0), so `handle` times exactly one.
-    def handle(self) -> None:
-        self.started = time.perf_counter()
-        super().handle()
-
+    # The app logs each request on mapproxy.access; wsgiref's own lines go there at debug too.
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        log = logs.get_logger(logs.ACCESS)
-        # Only with --debug: otherwise not even the line is built.
-        if log.isEnabledFor(logging.DEBUG):
-            log.debug(
-                "request",
-                method=self.command,
-                path=self.path,
-                status=code,
-                ms=round((time.perf_counter() - self.started) * 1000, 1),
-                client=self.client_address[0],
-            )
+        pass
 
     def log_message(self, format: str, *args: Any) -> None:
         logs.get_logger(logs.ACCESS).debug(format % args, client=self.client_address[0])

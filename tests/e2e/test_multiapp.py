@@ -261,7 +261,7 @@ def test_debug_shows_tracebacks_and_logs_each_request(dev: Running) -> None:
     fetch(f"{dev.url}/p2/tms/1.0.0/?x=1")
     line = re.compile(
         r"DEBUG mapproxy\.access: event='request' method='GET' "
-        r"path='/p2/tms/1\.0\.0/\?x=1' status='200' ms=[0-9.]+"
+        r"path='/p2/tms/1\.0\.0/\?x=1' status=200 ms=[0-9.]+"
     )
     # The server writes the line once the answer is sent, so it may come a moment later.
     assert eventually(lambda: line.search(dev.output()) is not None)
@@ -319,7 +319,7 @@ def test_serve_develop_debug_shows_tracebacks(projects: Path) -> None:
         status, _, body = fetch(f"{server.url}/{TILE.format(layer='bad_layer')}")
         assert status == 500
         assert b"NotADirectoryError" in body
-        line = f"path='/{TILE.format(layer='bad_layer')}' status='500'"
+        line = f"path='/{TILE.format(layer='bad_layer')}' status=500"
         assert eventually(lambda: line in server.output())
     finally:
         stop(server.proc)
