@@ -19,7 +19,11 @@ lint: venv
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
-test: venv lint docs-check
+# Debian packages the tests use (Chromium, nginx, GDAL, ...), installed when missing.
+system-packages:
+	bash .ci/install-system-packages
+
+test: venv system-packages lint docs-check
 	$(PY) -m pytest
 
 # Every snippet of docs/deployment.md through the tool that runs it (nginx -t, systemd-analyze,
@@ -30,4 +34,4 @@ docs-check: venv
 bench: venv
 	$(PY) -m tests.bench
 
-.PHONY: venv run lint test docs-check bench
+.PHONY: venv system-packages run lint test docs-check bench
