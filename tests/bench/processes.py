@@ -1,4 +1,4 @@
-"""Starting and stopping what the benchmark runs: the map server, three gunicorns, wrk.
+"""Starting and stopping what the benchmark runs: the map server, three gunicorns, nginx, wrk.
 
 Every server is started in its own session (process group), registered with a `Processes`
 and stopped by group id when the benchmark ends, however it ends.
@@ -232,26 +232,31 @@ def ensure_mapproxy_venv(out: IO[str]) -> Path:
     return gunicorn
 
 
-def ensure_wrk(out: IO[str]) -> str:
-    """The path of wrk, installing Debian's package when it is missing and we are root."""
-    found = shutil.which("wrk")
+def ensure_tool(tool: str, package: str, out: IO[str]) -> str:
+    """The path of `tool`, installing Debian's `package` when it is missing and we are root."""
+    # nginx lives in /usr/sbin, which a normal user's PATH may lack
+    found = shutil.which(tool) or shutil.which(tool, path="/usr/sbin:/sbin")
     if found:
         return found
     if os.geteuid() != 0 or not shutil.which("apt-get"):
         raise BenchError(
-            "wrk is missing: install it (Debian: `apt-get install -y wrk`) and run again"
+            f"{tool} is missing: install it (Debian: `apt-get install -y {package}`) and run again"
         )
-    print("wrk is missing: running `apt-get install -y wrk` ...", file=out, flush=True)
-    cmd = ["apt-get", "install", "-y", "-q", "wrk"]
+    print(
+        f"{tool} is missing: running `apt-get install -y {package}` ...",
+        file=out,
+        flush=True,
+    )
+    cmd = ["apt-get", "install", "-y", "-q", package]
     done = subprocess.run(cmd, capture_output=True, timeout=600, check=False)
     if done.returncode != 0:
         subprocess.run(
             ["apt-get", "update", "-q"], capture_output=True, timeout=600, check=False
         )
         done = subprocess.run(cmd, capture_output=True, timeout=600, check=False)
-    found = shutil.which("wrk")
+    found = shutil.which(tool) or shutil.which(tool, path="/usr/sbin:/sbin")
     if done.returncode != 0 or not found:
         raise BenchError(
-            f"could not install wrk:\n{done.stdout.decode(errors='replace')[-2000:]}{done.stderr.decode(errors='replace')[-2000:]}"
+            f"could not install {package}:\n{done.stdout.decode(errors='replace')[-2000:]}{done.stderr.decode(errors='replace')[-2000:]}"
         )
     return found

@@ -20,7 +20,7 @@ from tests.bench.processes import (
     Processes,
     Server,
     ensure_mapproxy_venv,
-    ensure_wrk,
+    ensure_tool,
     free_port,
     group_cpu_seconds,
     gunicorn_cmd,
@@ -99,7 +99,7 @@ class Bench:
     def _prepare(self) -> None:
         opts = self.options
         if self.wants("cached"):
-            self.wrk = ensure_wrk(self.out)
+            self.wrk = ensure_tool("wrk", "wrk", self.out)
         if MAPPROXY in opts.servers:
             ensure_mapproxy_venv(self.out)
         if TILEGATE in opts.servers:
