@@ -117,6 +117,8 @@ class SeedTasks:
     cleanups: tuple[CleanupTask, ...]
     seed_names: tuple[str, ...]
     cleanup_names: tuple[str, ...]
+    # What MapProxy would accept but the user may not mean (each logged too), key path last.
+    warnings: tuple[str, ...] = ()
 
 
 def load_seed_tasks(
@@ -148,8 +150,6 @@ def parse_seed_tasks(
         )
     data = {k: v for k, v in raw.items() if v is not None}
     seed_conf, warnings = structure_config(_converter, data, SeedConf, source, [])
-    for warning in warnings:
-        _log.warning("seed configuration warning", file=source, problem=warning)
     resolver = _Resolver(conf, grids, here, now, seed_conf)
     seeds = [
         task
@@ -163,11 +163,15 @@ def parse_seed_tasks(
     ]
     if resolver.errors:
         raise ConfigError(source, resolver.errors)
+    warnings = [*warnings, *resolver.warnings]
+    for warning in warnings:
+        _log.warning("seed configuration warning", file=source, problem=warning)
     return SeedTasks(
         tuple(seeds),
         tuple(cleanups),
         tuple(seed_conf.seeds),
         tuple(seed_conf.cleanups),
+        tuple(warnings),
     )
 
 
@@ -181,6 +185,7 @@ class _Resolver:
     now: float
     seed_conf: SeedConf
     errors: list[str] = attrs.Factory(list)
+    warnings: list[str] = attrs.Factory(list)
     _coverages: dict[str, Coverage | None] = attrs.Factory(dict)
 
     def seed(self, name: str, task: SeedTaskConf) -> list[SeedTask]:
@@ -341,7 +346,11 @@ class _Resolver:
         task: SeedTaskConf | CleanupTaskConf,
         levels: dict[str, tuple[int, ...]],
     ) -> None:
-        """A level that none of the task's grids has is a mistake, not a level to skip."""
+        """A level that none of the task's grids has is a mistake, not a level to skip.
+
+        Except `to`: MapProxy ends a range at the grid's last level, so a seed.yaml written for
+        it may ask for more levels than the grid has; that is a warning.
+        """
         if not levels:
             return
         last = max(self.grids[g].num_levels for g in levels) - 1
@@ -355,11 +364,16 @@ class _Resolver:
                         f"level {z} is outside the grid ({where}) @ {path}.levels[{i}]"
                     )
         elif isinstance(task.levels, LevelRange):
-            for key, bound in (("from", task.levels.from_), ("to", task.levels.to)):
-                if bound is not None and bound > last:
-                    self.errors.append(
-                        f"level {bound} is outside the grid ({where}) @ {path}.levels.{key}"
-                    )
+            start, stop = task.levels.from_, task.levels.to
+            if start is not None and start > last:
+                self.errors.append(
+                    f"level {start} is outside the grid ({where}) @ {path}.levels.from"
+                )
+            elif stop is not None and stop > last:
+                self.warnings.append(
+                    f"level {stop} is outside the grid ({where}), the task ends at the "
+                    f"grid's last level @ {path}.levels.to"
+                )
         if task.levels is not None and task.resolutions is not None:
             self.errors.append(
                 f"levels and resolutions exclude each other @ {path}.resolutions"

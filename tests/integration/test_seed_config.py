@@ -125,7 +125,7 @@ seeds:
   d: {caches: [nostore]}
   e: {caches: [web], grids: [GLOBAL_GEODETIC]}
 cleanups:
-  f: {caches: [web], remove_before: {time: "yesterday"}, levels: {to: 40}}
+  f: {caches: [web], remove_before: {time: "yesterday"}, levels: {from: 25, to: 40}}
 """,
         tmp_path,
     )
@@ -143,7 +143,45 @@ cleanups:
     )
     assert any(p.endswith("@ $.seeds['e'].grids[0]") for p in found)
     assert any(p.endswith("@ $.cleanups['f'].remove_before.time") for p in found)
-    assert any(p.endswith("@ $.cleanups['f'].levels.to") for p in found)
+    assert any(
+        p.endswith("@ $.cleanups['f'].levels.from") and "level 25 is outside" in p
+        for p in found
+    )
+    assert not any(p.endswith("@ $.cleanups['f'].levels.to") for p in found)
+
+
+def test_a_range_past_the_last_level_is_trimmed_with_a_warning_as_mapproxy_does() -> None:
+    # A seed.yaml written for MapProxy: `to: 20` on a grid of 20 levels (0..19).
+    got = tasks(
+        """
+seeds:
+  a: {caches: [web], levels: {to: 20}}
+  b: {caches: [both], levels: {from: 18, to: 30}}
+cleanups:
+  c: {caches: [web], levels: {from: 19, to: 19}}
+"""
+    )
+    assert [t.levels for t in got.seeds] == [
+        tuple(range(20)),
+        (18, 19),  # GLOBAL_WEBMERCATOR
+        (18, 19),  # GLOBAL_GEODETIC
+    ]
+    assert got.cleanups[0].levels == (19,)
+    assert got.warnings == (
+        "level 20 is outside the grid (GLOBAL_WEBMERCATOR has 0..19), the task ends at "
+        "the grid's last level @ $.seeds['a'].levels.to",
+        "level 30 is outside the grid (GLOBAL_WEBMERCATOR has 0..19, GLOBAL_GEODETIC has "
+        "0..19), the task ends at the grid's last level @ $.seeds['b'].levels.to",
+    )
+
+
+def test_a_range_or_list_with_no_level_in_the_grid_is_still_an_error() -> None:
+    assert problems("seeds:\n  a: {caches: [web], levels: {from: 25}}\n") == [
+        "level 25 is outside the grid (GLOBAL_WEBMERCATOR has 0..19) @ $.seeds['a'].levels.from"
+    ]
+    assert problems("seeds:\n  a: {caches: [web], levels: [3, 20]}\n") == [
+        "level 20 is outside the grid (GLOBAL_WEBMERCATOR has 0..19) @ $.seeds['a'].levels[1]"
+    ]
 
 
 def test_structure_errors_and_the_old_format() -> None:
