@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TypeVar
 
@@ -11,12 +13,13 @@ import attrs
 from adapters.config import LoadedConfig
 from adapters.debug_source import DebugSource
 from adapters.fcntl_locker import FcntlLocker
-from adapters.file_cache import FileCache, cache_directory
+from adapters.file_cache import LAYOUTS, FileCache, cache_directory
 from adapters.geojson_source import GeoJSONSource
 from adapters.geopackage_cache import GeoPackageCache, geopackage_levels
 from adapters.http_client import HttpClient
 from adapters.mbtiles_cache import MBTilesCache
 from adapters.sqlite_cache import sqlite_levels
+from adapters.sqlite_db import LevelFiles
 from adapters.tile_source import TileSource
 from adapters.wms_source import WMSSource
 from domain.config import (
@@ -45,6 +48,12 @@ from domain.source_limits import LimitedSource
 from domain.tiles import TileSet
 
 T = TypeVar("T")
+SqliteStore = (
+    MBTilesCache
+    | LevelFiles[MBTilesCache]
+    | GeoPackageCache
+    | LevelFiles[GeoPackageCache]
+)
 
 
 @attrs.frozen
@@ -219,7 +228,7 @@ def _sqlite_store(
     here: Path,
     cache_dir: Path,
     g: GlobalsCacheConf,
-) -> TileCache:
+) -> SqliteStore:
     """An SQLite-based store, its files named and placed as MapProxy places them."""
     # WAL unless switched off: readers then never wait for a writing worker.
     wal = _pick(g.sqlite_wal, True)
@@ -313,6 +322,37 @@ def _make_plain_source(
             return GeoJSONSource(conf, (here / conf.file).read_text(encoding="utf-8"))
 
 
-def export_store(layout: str, directory: Path, ext: str) -> TileCache:
-    """Where `tilegate export` writes: a directory in one of the file cache layouts."""
-    return FileCache(directory, layout, ext)
+# What `tilegate export --type` writes besides the file layouts, with MapProxy's names.
+EXPORT_FILES = ("mbtile", "geopackage")
+EXPORT_TYPES = (*LAYOUTS, *EXPORT_FILES, "sqlite")
+
+
+@contextlib.contextmanager
+def export_store(
+    kind: str, dest: Path, ext: str, grid: Grid, g: GlobalsCacheConf
+) -> Iterator[TileCache]:
+    """Where `tilegate export` writes, closed (its SQLite files complete) at the end.
+
+    As MapProxy's export makes them: a file layout in directory `dest`; an MBTiles or
+    GeoPackage file `dest` (its table `export_<grid>`); sqlite level files in `dest/<grid>/`.
+    """
+    if kind in LAYOUTS:
+        yield FileCache(dest, kind, ext)
+        return
+    # An absolute name: the cache options below then ignore their base directories.
+    where = str(dest.absolute())
+    backend: MBTilesBackendConf | SqliteBackendConf | GeoPackageBackendConf
+    match kind:
+        case "mbtile":
+            backend = MBTilesBackendConf(filename=where)
+        case "geopackage":
+            backend = GeoPackageBackendConf(filename=where)
+        case "sqlite":
+            backend = SqliteBackendConf(directory=where)
+        case _:
+            raise ValueError(f"unknown export type {kind!r}")
+    store = _sqlite_store("export", backend, grid, Path.cwd(), Path.cwd(), g)
+    try:
+        yield store
+    finally:
+        store.close()

@@ -1,8 +1,10 @@
-"""`tilegate export` (also `mapproxy-util export`): a cache, or part of it, into another layout."""
+"""`tilegate export` (also `mapproxy-util export`): a cache, or part of it, into another cache
+type: a file layout, an MBTiles or GeoPackage file, or sqlite level files."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import re
 import sys
@@ -10,7 +12,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from adapters.config import load_config
-from adapters.file_cache import LAYOUTS
 from domain.bbox import Bbox
 from domain.coverage import Coverage, bbox_coverage, polygon_coverage
 from domain.errors import ConfigError, ConfigValueError, TilegateError
@@ -19,11 +20,11 @@ from domain.ports import EncodedTile, TileCache
 from domain.seeding import plan
 from domain.srs import srs as make_srs
 from domain.tiles import TileSet, get_tile
-from entrypoints.bootstrap import bootstrap, export_store
+from entrypoints.bootstrap import EXPORT_FILES, EXPORT_TYPES, bootstrap, export_store
 from entrypoints.commands import quiet_logging
 
-# Being built in adapters/*_cache.py; offered here once they are wired in bootstrap.
-_LATER = ("mbtiles", "sqlite", "geopackage")
+# Other names MapProxy's export takes, and the name of the cache type for MBTiles.
+_ALIASES = {"mapproxy": "tc", "mbtiles": "mbtile"}
 _BATCH = 1024
 _MAX_TILES = 10_000_000
 _LEVELS = re.compile(r"^\s*(\d+)\s*(?:\.\.\s*(\d+)\s*)?$")
@@ -43,11 +44,15 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser.add_argument(
         "--grid", help="the grid of the cache to export (needed if it has several)"
     )
-    parser.add_argument("--dest", required=True, help="the directory to write")
+    parser.add_argument(
+        "--dest",
+        required=True,
+        help="what to write: a directory, or the file for mbtile and geopackage",
+    )
     parser.add_argument(
         "--type",
-        default="tc",
-        help=f"the layout of --dest: {', '.join(LAYOUTS)} (default tc)",
+        default="tms",
+        help=f"what --dest is: {', '.join(EXPORT_TYPES)} (default tms, as MapProxy)",
     )
     parser.add_argument(
         "--levels", help="levels to export: 1,2,3 or 1..10 (default all)"
@@ -92,11 +97,10 @@ def _export(args: argparse.Namespace) -> int:
     path = args.mapproxy_conf or args.config
     if path is None:
         raise ExportError("a configuration is needed (-f mapproxy.yaml)")
-    if args.type in _LATER:
-        raise ExportError(f"--type {args.type} is not supported yet")
-    if args.type not in LAYOUTS:
+    kind = _ALIASES.get(args.type, args.type)
+    if kind not in EXPORT_TYPES:
         raise ExportError(
-            f"unknown --type {args.type!r}, expected one of {', '.join(LAYOUTS)}"
+            f"unknown --type {args.type!r}, expected one of {', '.join(EXPORT_TYPES)}"
         )
     if args.concurrency < 1:
         raise ExportError(f"--concurrency must be at least 1, got {args.concurrency}")
@@ -107,8 +111,8 @@ def _export(args: argparse.Namespace) -> int:
     levels = parse_levels(args.levels, grid.num_levels)
     coverage = _coverage(args.coverage, args.srs, grid)
     dest = Path(args.dest)
-    if not args.dry_run and dest.is_dir() and any(dest.iterdir()) and not args.force:
-        raise ExportError(f"{dest} exists and is not empty (use --force to add to it)")
+    if not args.dry_run:
+        _check_dest(dest, kind, args.force)
     work = plan(grid, (1, 1), levels, coverage)
     if work.tiles > _MAX_TILES and not args.dry_run:
         # every tile is looked up: a whole 20-level grid would take days
@@ -119,23 +123,44 @@ def _export(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(f"would export up to {work.tiles} tiles of levels {_levels_text(levels)}")
         return 0
-    store = export_store(args.type, dest, tileset.format.ext)
+    with contextlib.ExitStack() as stack:
+        try:
+            store = stack.enter_context(
+                export_store(
+                    kind, dest, tileset.format.ext, grid, state.conf.globals.cache
+                )
+            )
+        except ValueError as exc:  # e.g. a GeoPackage needs a grid in an EPSG SRS
+            raise ExportError(f"--type {kind}: {exc}") from None
 
-    def copy(coord: TileCoord) -> bool:
-        return _copy(coord, tileset, store, args.fetch_missing_tiles)
+        def copy(coord: TileCoord) -> bool:
+            return _copy(coord, tileset, store, args.fetch_missing_tiles)
 
-    coords = (coord for tile_range in work for coord in tile_range)
-    copied = 0
-    with ThreadPoolExecutor(args.concurrency) as pool:
-        # in batches: the pool would otherwise take every tile of the plan up front
-        while batch := list(itertools.islice(coords, _BATCH)):
-            copied += sum(pool.map(copy, batch))
+        coords = (coord for tile_range in work for coord in tile_range)
+        copied = 0
+        with ThreadPoolExecutor(args.concurrency) as pool:
+            # in batches: the pool would otherwise take every tile of the plan up front
+            while batch := list(itertools.islice(coords, _BATCH)):
+                copied += sum(pool.map(copy, batch))
     if not args.quiet:
         print(
             f"exported {copied} tiles of levels {_levels_text(levels)} to {dest} "
             f"({work.tiles - copied} not in the cache)"
         )
     return 0
+
+
+def _check_dest(dest: Path, kind: str, force: bool) -> None:
+    """Never add to what is there unless asked to (--force), as MapProxy."""
+    if kind in EXPORT_FILES:
+        if dest.is_dir():
+            raise ExportError(f"{dest} is a directory, --type {kind} writes one file")
+        if dest.exists() and not force:
+            raise ExportError(f"{dest} exists (use --force to add to it)")
+    elif dest.is_dir() and any(dest.iterdir()) and not force:
+        raise ExportError(f"{dest} exists and is not empty (use --force to add to it)")
+    elif dest.exists() and not dest.is_dir():
+        raise ExportError(f"{dest} is a file, --type {kind} writes a directory")
 
 
 def _copy(coord: TileCoord, tileset: TileSet, store: TileCache, fetch: bool) -> bool:

@@ -7,11 +7,17 @@ from __future__ import annotations
 
 import re
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from adapters.geopackage_cache import GeoPackageCache
+from adapters.mbtiles_cache import MBTilesCache
+from adapters.sqlite_cache import sqlite_levels
+from domain.grid import TileCoord
+from domain.grids import resolve_grids
 from entrypoints.cli import main
 from entrypoints.commands.export import ExportError, parse_levels
 from tests.e2e.conftest import VENV_BIN
@@ -558,8 +564,20 @@ def test_export_skips_missing_tiles_unless_asked_to_fetch(
         (["--source", "osm_cache", "--grid", "x"], "cache 'osm_cache' has no grid 'x'"),
         (["--source", "osm_cache"], "narrow it with --levels or --coverage"),
         (
-            ["--source", "osm_cache", "--type", "mbtiles"],
-            "--type mbtiles is not supported yet",
+            ["--source", "osm_cache", "--type", "compact-v2"],
+            "unknown --type 'compact-v2', expected one of tc, mp, tms",
+        ),
+        (
+            ["--source", "osm_cache", "--type", "mbtile", "--dest", "full"],
+            "full is a directory, --type mbtile writes one file",
+        ),
+        (
+            ["--source", "osm_cache", "--type", "geopackage", "--dest", "keep.gpkg"],
+            "keep.gpkg exists (use --force to add to it)",
+        ),
+        (
+            ["--source", "osm_cache", "--type", "sqlite", "--dest", "keep.gpkg"],
+            "keep.gpkg is a file, --type sqlite writes a directory",
         ),
         (["--source", "osm_cache", "--levels", "25"], "level 25 is not in the grid"),
         (["--source", "osm_cache", "--coverage", "x.wkt"], "neither a bbox"),
@@ -572,6 +590,7 @@ def test_export_bad_options_are_one_line_errors(
 ) -> None:
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "keep.txt").write_text("mine")
+    (tmp_path / "keep.gpkg").write_bytes(b"not mine to touch")
     if "--dest" not in args:
         args = [*args, "--dest", "out"]
     result = run(tmp_path, "export", "-f", str(cache_config), *args)
@@ -581,6 +600,7 @@ def test_export_bad_options_are_one_line_errors(
     assert len(result.stderr.splitlines()) == 1
     assert not (tmp_path / "out").exists()
     assert (tmp_path / "full" / "keep.txt").read_text() == "mine"
+    assert (tmp_path / "keep.gpkg").read_bytes() == b"not mine to touch"
 
 
 def test_export_levels_are_read_as_mapproxy_writes_them() -> None:
@@ -594,3 +614,143 @@ def test_export_levels_are_read_as_mapproxy_writes_them() -> None:
     ]:
         with pytest.raises(ExportError, match=re.escape(message)):
             parse_levels(text, 20)
+
+
+def cached_tiles(root: Path) -> dict[TileCoord, bytes]:
+    """The tiles of a `tc` file cache (the default layout) by coordinate."""
+    tiles = {}
+    for path, data in files(root).items():
+        z, x1, x2, x3, y1, y2, y3 = path.removesuffix(".png").split("/")
+        tiles[TileCoord(int(x1 + x2 + x3), int(y1 + y2 + y3), int(z))] = data
+    return tiles
+
+
+def read_back(store: Any, coords: Iterable[TileCoord]) -> dict[TileCoord, bytes]:
+    found = {}
+    for coord in coords:
+        if (tile := store.load(coord)) is not None:
+            assert tile.data is not None
+            found[coord] = tile.data
+    store.close()
+    return found
+
+
+def every_coord(levels: range) -> list[TileCoord]:
+    return [
+        TileCoord(x, y, z) for z in levels for x in range(2**z) for y in range(2**z)
+    ]
+
+
+@pytest.mark.parametrize("kind", ["mbtile", "mbtiles", "sqlite", "geopackage"])
+def test_export_into_sqlite_based_caches_keeps_every_tile_byte_for_byte(
+    tmp_path: Path, wms: MapServer, cache_config: Path, kind: str
+) -> None:
+    filled = run(
+        tmp_path,
+        *("export", "-f", str(cache_config), "--source", "osm_cache"),
+        *("--dest", "fill", "--levels", "0..2", "--fetch-missing-tiles"),
+    )
+    assert filled.returncode == 0, filled.stderr
+    cache = cached_tiles(tmp_path / "cache_data" / "osm_cache_EPSG3857")
+    assert len(cache) == 21
+    asked = len(wms.requests)
+    # --dest relative to the current directory; for sqlite a directory, else the file
+    dest = {"sqlite": "out", "geopackage": "out.gpkg"}.get(kind, "out.mbtiles")
+    result = run(
+        tmp_path,
+        *("export", "-f", str(cache_config), "--source", "osm_cache"),
+        *("--type", kind, "--dest", dest, "--levels", "0..2", "-c", "2"),
+        tool="mapproxy-util",
+    )
+    assert result.returncode == 0, result.stderr
+    assert (
+        result.stdout
+        == f"exported 21 tiles of levels 0..2 to {dest} (0 not in the cache)\n"
+    )
+    assert len(wms.requests) == asked
+    grid = resolve_grids({})["GLOBAL_WEBMERCATOR"]
+    if kind == "sqlite":
+        level_dir = tmp_path / "out" / "GLOBAL_WEBMERCATOR"
+        assert sorted(p.name for p in level_dir.iterdir()) == [
+            "0.mbtiles",
+            "1.mbtiles",
+            "2.mbtiles",
+        ]
+        store: Any = sqlite_levels(level_dir)
+    elif kind == "geopackage":
+        store = GeoPackageCache(tmp_path / dest, grid, "export_GLOBAL_WEBMERCATOR")
+    else:
+        store = MBTilesCache(tmp_path / dest)
+    # closed at the end: the file alone holds every tile, no -wal file is left behind
+    assert not list(tmp_path.glob("out*-wal"))
+    assert read_back(store, every_coord(range(4))) == cache
+
+
+@pytest.mark.parametrize("kind", ["mbtile", "sqlite", "geopackage"])
+def test_export_into_sqlite_based_caches_keeps_to_levels_and_coverage(
+    tmp_path: Path, cache_config: Path, kind: str
+) -> None:
+    run(
+        tmp_path,
+        *("export", "-f", str(cache_config), "--source", "osm_cache"),
+        *("--dest", "fill", "--levels", "0..2", "--fetch-missing-tiles"),
+    )
+    cache = cached_tiles(tmp_path / "cache_data" / "osm_cache_EPSG3857")
+    dest = tmp_path / ("out" if kind == "sqlite" else "out.db")
+    result = run(
+        tmp_path,
+        *("export", "-f", str(cache_config), "--source", "osm_cache"),
+        *("--type", kind, "--dest", str(dest), "--levels", "1..2"),
+        *("--coverage", "10,10,170,80", "--srs", "EPSG:4326", "-q"),
+    )
+    assert result.returncode == 0, result.stderr
+    grid = resolve_grids({})["GLOBAL_WEBMERCATOR"]
+    store: Any = {
+        "mbtile": lambda: MBTilesCache(dest),
+        "sqlite": lambda: sqlite_levels(dest / "GLOBAL_WEBMERCATOR"),
+        "geopackage": lambda: GeoPackageCache(dest, grid, "export_GLOBAL_WEBMERCATOR"),
+    }[kind]()
+    got = read_back(store, every_coord(range(4)))
+    # the north-east quarter, rows counted from the top as GLOBAL_WEBMERCATOR counts them
+    wanted = [(1, 0, 1), (2, 0, 2), (2, 1, 2), (3, 0, 2), (3, 1, 2)]
+    assert got == {TileCoord(*c): cache[TileCoord(*c)] for c in wanted}
+    if kind == "sqlite":
+        assert not (dest / "GLOBAL_WEBMERCATOR" / "0.mbtiles").exists()
+    # adding to it needs --force, and then keeps what was there
+    again = [
+        *("export", "-f", str(cache_config), "--source", "osm_cache"),
+        *("--type", kind, "--dest", str(dest), "--levels", "0", "-q"),
+    ]
+    refused = run(tmp_path, *again)
+    assert refused.returncode == 1
+    assert "(use --force to add to it)" in refused.stderr
+    assert run(tmp_path, *again, "--force").returncode == 0
+    store = {
+        "mbtile": lambda: MBTilesCache(dest),
+        "sqlite": lambda: sqlite_levels(dest / "GLOBAL_WEBMERCATOR"),
+        "geopackage": lambda: GeoPackageCache(dest, grid, "export_GLOBAL_WEBMERCATOR"),
+    }[kind]()
+    assert len(read_back(store, every_coord(range(4)))) == 6
+
+
+def test_export_into_a_geopackage_needs_a_grid_in_an_epsg_srs(tmp_path: Path) -> None:
+    config = tmp_path / "mapproxy.yaml"
+    config.write_text(
+        "grids:\n"
+        "  mollweide:\n"
+        "    srs: 'ESRI:54009'\n"
+        "    bbox: [-18000000, -9000000, 18000000, 9000000]\n"
+        "    num_levels: 2\n"
+        "caches:\n"
+        "  c: {grids: [mollweide], sources: []}\n"
+    )
+    result = run(
+        tmp_path,
+        *("export", "-f", str(config), "--source", "c", "--type", "geopackage"),
+        *("--dest", "out.gpkg"),
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("tilegate export: --type geopackage: ")
+    assert "EPSG" in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+    assert not (tmp_path / "out.gpkg").exists()
