@@ -18,6 +18,15 @@ SCENARIO_WIDTH = 34
 # and under this many milliseconds.
 LOAD_GOAL_RATIO = 0.2
 LOAD_GOAL_MS = 1000.0
+# The nginx scenario's variants (tests/bench/nginx_scenario.py) and the issue's goal: the fast
+# path at least this share of the static files' req/s.
+NGINX_COLUMNS = ("static", "fastpath", "TG proxy", "MP proxy")
+NGINX_RATIOS = (
+    ("fast/stat", "fastpath", "static"),
+    ("fast/MP", "fastpath", "MP proxy"),
+    ("TG/MP", "TG proxy", "MP proxy"),
+)
+NGINX_GOAL_RATIO = 0.5
 
 
 @attrs.frozen
@@ -54,12 +63,16 @@ class Results:
     misses: dict[str, dict[str, list[MissResult]]] = attrs.Factory(dict)
     statuses: dict[str, dict[str, str]] = attrs.Factory(dict)
     startup: dict[str, dict[str, list[StartupResult]]] = attrs.Factory(dict)
+    nginx: dict[str, dict[str, list[CachedResult]]] = attrs.Factory(dict)
 
     def add_startup(self, key: str, server: str, result: StartupResult) -> None:
         self.startup.setdefault(key, {}).setdefault(server, []).append(result)
 
     def add_cached(self, key: str, server: str, result: CachedResult) -> None:
         self.cached.setdefault(key, {}).setdefault(server, []).append(result)
+
+    def add_nginx(self, key: str, variant: str, result: CachedResult) -> None:
+        self.nginx.setdefault(key, {}).setdefault(variant, []).append(result)
 
     def add_misses(self, key: str, server: str, result: MissResult) -> None:
         self.misses.setdefault(key, {}).setdefault(server, []).append(result)
@@ -81,6 +94,10 @@ class Results:
             "startup": {
                 k: {s: [attrs.asdict(r) for r in rs] for s, rs in v.items()}
                 for k, v in self.startup.items()
+            },
+            "nginx": {
+                k: {s: [attrs.asdict(r) for r in rs] for s, rs in v.items()}
+                for k, v in self.nginx.items()
             },
         }
 
@@ -110,12 +127,16 @@ def _row(
     metric: str,
     values: dict[str, float],
     texts: dict[str, str] | None = None,
+    columns: tuple[str, ...] = COLUMNS,
+    ratio_defs: tuple[tuple[str, str, str], ...] = RATIOS,
 ) -> str:
     cells = [
-        texts.get(c, "-") if texts is not None else _num(values.get(c)) for c in COLUMNS
+        texts.get(c, "-") if texts is not None else _num(values.get(c)) for c in columns
     ]
     ratios = (
-        [_ratio(values, a, b) for _, a, b in RATIOS] if texts is None else ["", "", ""]
+        [_ratio(values, a, b) for _, a, b in ratio_defs]
+        if texts is None
+        else [""] * len(ratio_defs)
     )
     return (
         f"{scenario:<{SCENARIO_WIDTH}} {metric:<14}"
@@ -153,39 +174,70 @@ def _startup_rows(
     return rows
 
 
+def _cached_rows(
+    key: str,
+    per_server: dict[str, list[CachedResult]],
+    notes: list[str],
+    columns: tuple[str, ...] = COLUMNS,
+    ratio_defs: tuple[tuple[str, str, str], ...] = RATIOS,
+) -> list[str]:
+    def median(field: str) -> dict[str, float]:
+        return _medians(
+            {s: [getattr(r, field) for r in rs] for s, rs in per_server.items()}
+        )
+
+    for s, rs in per_server.items():
+        if errors := sum(r.errors for r in rs):
+            notes.append(
+                f"{s}, {key}: {errors} errors of {sum(r.requests for r in rs)} requests"
+            )
+    return [
+        _row(k, metric, median(field), None, columns, ratio_defs)
+        for k, metric, field in (
+            (key, "req/s", "rps"),
+            ("", "p50 ms", "p50_ms"),
+            ("", "p99 ms", "p99_ms"),
+            ("", "CPU us/req", "cpu_us_per_req"),
+        )
+    ]
+
+
+def _header(
+    columns: tuple[str, ...], ratio_defs: tuple[tuple[str, str, str], ...]
+) -> str:
+    return (
+        f"{'scenario':<{SCENARIO_WIDTH}} {'metric':<14}"
+        + "".join(f"{c:>10}" for c in columns)
+        + "".join(f"{r:>10}" for r, _, _ in ratio_defs)
+    )
+
+
+def _nginx_lines(results: Results, notes: list[str]) -> list[str]:
+    """The nginx scenario's own columns: a header, its rows, the goal per client count."""
+    header = _header(NGINX_COLUMNS, NGINX_RATIOS)
+    lines = [header, "-" * len(header)]
+    for key, per_variant in results.nginx.items():
+        lines += _cached_rows(key, per_variant, notes, NGINX_COLUMNS, NGINX_RATIOS)
+        rps = _medians({v: [r.rps for r in rs] for v, rs in per_variant.items()})
+        if "fastpath" in rps and rps.get("static"):
+            ratio = rps["fastpath"] / rps["static"]
+            notes.append(
+                f"{key}: goal fast path >= {NGINX_GOAL_RATIO}x nginx's static req/s: "
+                f"{'met' if ratio >= NGINX_GOAL_RATIO else 'MISSED'}: {rps['fastpath']:.0f} vs"
+                f" {rps['static']:.0f} = {ratio:.2f}x"
+            )
+    return [*lines, "-" * len(header)]
+
+
 def render(results: Results, rounds: int) -> str:
     """The final table: per scenario the median of the rounds for each server, and ratios."""
-    header = (
-        f"{'scenario':<{SCENARIO_WIDTH}} {'metric':<14}"
-        + "".join(f"{c:>10}" for c in COLUMNS)
-        + "".join(f"{r:>10}" for r, _, _ in RATIOS)
-    )
+    header = _header(COLUMNS, RATIOS)
     lines = [header, "-" * len(header)]
     notes: list[str] = []
     for key, loads in results.startup.items():
         lines += _startup_rows(key, loads, notes)
     for key, per_server in results.cached.items():
-        rps = {s: statistics.median(r.rps for r in rs) for s, rs in per_server.items()}
-        p99 = {
-            s: statistics.median(r.p99_ms for r in rs) for s, rs in per_server.items()
-        }
-        p50 = {
-            s: statistics.median(r.p50_ms for r in rs) for s, rs in per_server.items()
-        }
-        cpu = _medians(
-            {s: [r.cpu_us_per_req for r in rs] for s, rs in per_server.items()}
-        )
-        lines += [
-            _row(key, "req/s", rps),
-            _row("", "p50 ms", p50),
-            _row("", "p99 ms", p99),
-            _row("", "CPU us/req", cpu),
-        ]
-        for s, rs in per_server.items():
-            if errors := sum(r.errors for r in rs):
-                notes.append(
-                    f"{s}, {key}: {errors} errors of {sum(r.requests for r in rs)} requests"
-                )
+        lines += _cached_rows(key, per_server, notes)
     for key, per_cache in results.misses.items():
         tps = {
             s: statistics.median(r.tiles_per_s for r in rs)
@@ -214,6 +266,10 @@ def render(results: Results, rounds: int) -> str:
     for key, statuses in results.statuses.items():
         lines.append(_row(key, "status", {}, statuses))
     lines.append("-" * len(header))
+    if results.nginx:
+        # header and rules alone when only the nginx scenario ran: leave them out
+        lines = [*lines, ""] if len(lines) > 3 else []
+        lines += _nginx_lines(results, notes)
     if results.startup:
         lines.append(
             "start-up: median of fresh interpreters; load = make_wsgi_app after importing the WSGI module"
@@ -225,6 +281,12 @@ def render(results: Results, rounds: int) -> str:
             f"median of {rounds} round(s); ratios are left/right of the medians: above 1 is better for req/s and"
             " tiles/s, worse for ms and CPU (CPU: all of the server's gunicorn processes, the steadiest number"
             " on a busy machine)"
+        )
+    if results.nginx:
+        lines.append(
+            f"nginx (median of {rounds} round(s)): cached WMTS tiles through nginx (the first worker class's gunicorns behind): static = nginx serving the cache's files,"
+            " fastpath = Tilegate's generated nginx locations (hits from files, misses proxied), TG/MP proxy ="
+            " nginx proxy_pass to Tilegate/MapProxy; CPU = nginx's processes + the gunicorn's behind it"
         )
     lines += [f"note: {n}" for n in notes]
     return "\n".join(lines)

@@ -11,7 +11,7 @@ from typing import IO
 
 import attrs
 
-from tests.bench import load, seeding, startup, workload
+from tests.bench import load, nginx_scenario, seeding, startup, workload
 from tests.bench.processes import (
     BENCH_DIR,
     REPO,
@@ -34,10 +34,10 @@ CACHES = (TILEGATE, MAPPROXY)  # the servers that have a cache and make misses
 SERVICES = ("tms", "wmts")
 MISS_CONCURRENCY = 8
 
-# Scenarios in the order they run; `--only` picks some. EXTENSION POINT (nginx fast path):
-# a scenario "nginx" goes here, see `Bench._nginx`.
-SCENARIOS = ("startup", "cached", "misses", "conditional")
-SERVED = ("cached", "misses", "conditional")  # the scenarios that need the gunicorns
+# Scenarios in the order they run; `--only` picks some.
+SCENARIOS = ("startup", "cached", "misses", "conditional", "nginx")
+SERVED = ("cached", "misses", "conditional", "nginx")  # they need the gunicorns
+ROUNDS = ("cached", "misses", "nginx")  # measured in the interleaved rounds
 
 
 @attrs.frozen
@@ -63,9 +63,12 @@ class Bench:
     procs: Processes = attrs.Factory(Processes)
     run_dir: Path = BENCH_DIR / "run"
     wrk: str = ""
+    nginx: str = ""
     # (server name, gunicorn worker class) -> the running gunicorn
     servers: dict[tuple[str, str], Server] = attrs.Factory(dict)
     upstream: Server | None = None
+    # the nginx scenario's variants, in front of the first worker class's gunicorns
+    fronts: list[nginx_scenario.Front] = attrs.Factory(list)
     results: Results = attrs.Factory(Results)
 
     def say(self, text: str) -> None:
@@ -84,7 +87,9 @@ class Bench:
             if any(self.wants(s) for s in SERVED):
                 self._start()
                 self._seed()
-                if self.wants("cached") or self.wants("misses"):
+                if self.wants("nginx"):
+                    self._start_nginx()
+                if any(self.wants(s) for s in ROUNDS):
                     for round_no in range(opts.rounds):
                         self._round(round_no)
                 if self.wants("conditional"):
@@ -98,8 +103,14 @@ class Bench:
 
     def _prepare(self) -> None:
         opts = self.options
-        if self.wants("cached"):
+        if self.wants("cached") or self.wants("nginx"):
             self.wrk = ensure_tool("wrk", "wrk", self.out)
+        if self.wants("nginx"):
+            if TILEGATE not in opts.servers:
+                raise BenchError(
+                    "the nginx scenario needs Tilegate (--servers tilegate,...)"
+                )
+            self.nginx = ensure_tool("nginx", "nginx-light", self.out)
         if MAPPROXY in opts.servers:
             ensure_mapproxy_venv(self.out)
         if TILEGATE in opts.servers:
@@ -212,42 +223,71 @@ class Bench:
                         self._cached(worker_class, service, conns)
         if self.wants("misses"):
             self._misses(round_no)
-        # EXTENSION POINT (nginx fast path): `self._nginx(round_no)` goes here once
-        # docs/deployment.md has the nginx configuration that serves hits from the tile files.
+        if self.wants("nginx"):
+            for conns in opts.connections:
+                self._nginx(conns)
 
     def _cached(self, worker_class: str, service: str, conns: int) -> None:
-        opts = self.options
         key = f"cached {service.upper()}, {conns} clients, {worker_class}"
         line = []
         for name in SERVER_NAMES:
             if (name, worker_class) not in self.servers:
                 continue
             server = self.servers[name, worker_class]
-            cpu_before = group_cpu_seconds(server.proc.pid)
-            res = load.run_wrk(
-                self.wrk,
-                server.url,
-                self.run_dir / f"{service}.paths",
-                self.run_dir / "cycle.lua",
-                conns,
-                opts.seconds,
-                opts.wrk_threads,
-            )
-            cpu = _per(
-                group_cpu_seconds(server.proc.pid), cpu_before, res.requests, 1e6
-            )
-            self.results.add_cached(
-                key,
-                name,
-                CachedResult(
-                    res.rps, res.p50_ms, res.p99_ms, res.requests, res.errors, cpu
-                ),
-            )
-            err = f" ({res.errors} errors)" if res.errors else ""
-            line.append(
-                f"{name} {res.rps:5.0f} req/s p99 {res.p99_ms:5.1f} ms{_cpu_text(cpu, 'us/req')}{err}"
-            )
+            result = self._wrk(server.url, (server.proc.pid,), service, conns)
+            self.results.add_cached(key, name, result)
+            line.append(_wrk_text(name, result))
         self.say(f"  {key:<34} " + " | ".join(line))
+
+    def _start_nginx(self) -> None:
+        """The nginx scenario's variants, in front of the first worker class's gunicorns."""
+        first_class = self.options.worker_classes[0]
+        self.fronts = nginx_scenario.start_fronts(
+            self.procs,
+            self.nginx,
+            self.run_dir / "nginx",
+            self.servers[TILEGATE, first_class],
+            self.run_dir / TILEGATE.lower() / "mapproxy.yaml",
+            self.servers.get((MAPPROXY, first_class)),
+            self.options.workers,
+        )
+        nginx_scenario.check_fronts(self.fronts)
+        self.say(
+            f"nginx: {', '.join(f.variant + ' ' + f.nginx.url for f in self.fronts)}"
+            f" ({self.options.workers} worker processes each, in front of {first_class} gunicorns)"
+        )
+
+    def _nginx(self, conns: int) -> None:
+        """Cached WMTS tiles through each nginx variant; CPU: nginx's and its gunicorn's."""
+        key = f"nginx WMTS, {conns} clients"
+        line = []
+        for front in self.fronts:
+            result = self._wrk(
+                front.nginx.url, front.groups, nginx_scenario.SERVICE, conns
+            )
+            self.results.add_nginx(key, front.variant, result)
+            line.append(_wrk_text(front.variant, result))
+        self.say(f"  {key:<34} " + " | ".join(line))
+
+    def _wrk(
+        self, url: str, groups: tuple[int, ...], service: str, conns: int
+    ) -> CachedResult:
+        """wrk over the cached tiles' `service` URLs; CPU: the process groups `groups`."""
+        opts = self.options
+        cpu_before = _groups_cpu(groups)
+        res = load.run_wrk(
+            self.wrk,
+            url,
+            self.run_dir / f"{service}.paths",
+            self.run_dir / "cycle.lua",
+            conns,
+            opts.seconds,
+            opts.wrk_threads,
+        )
+        cpu = _per(_groups_cpu(groups), cpu_before, res.requests, 1e6)
+        return CachedResult(
+            res.rps, res.p50_ms, res.p99_ms, res.requests, res.errors, cpu
+        )
 
     def _misses(self, round_no: int) -> None:
         """Misses through the first worker class only."""
@@ -325,6 +365,17 @@ def _per(
     if after is None or before is None or count <= 0:
         return None
     return (after - before) / count * scale
+
+
+def _groups_cpu(groups: tuple[int, ...]) -> float | None:
+    seconds = [group_cpu_seconds(g) for g in groups]
+    return None if None in seconds else sum(s for s in seconds if s is not None)
+
+
+def _wrk_text(name: str, result: CachedResult) -> str:
+    err = f" ({result.errors} errors)" if result.errors else ""
+    cpu = _cpu_text(result.cpu_us_per_req, "us/req")
+    return f"{name} {result.rps:5.0f} req/s p99 {result.p99_ms:5.1f} ms{cpu}{err}"
 
 
 def _cpu_text(value: float | None, unit: str) -> str:

@@ -17,7 +17,8 @@ META_SIZE = 4
 META_BUFFER = 80
 
 # Written byte for byte the same next to each server; relative paths resolve against the
-# configuration's directory in MapProxy and Tilegate alike, so each gets its own cache.
+# configuration's directory in MapProxy and Tilegate alike, so each gets its own cache. The
+# `tms` layout (z/x/y, rows from the top in this grid) is what nginx's fast path needs.
 CONFIG_TEMPLATE = """\
 services:
   demo:
@@ -35,6 +36,9 @@ caches:
     sources: [bench_wms]
     meta_size: [{meta_size}, {meta_size}]
     meta_buffer: {meta_buffer}
+    cache:
+      type: file
+      directory_layout: tms
 
 sources:
   bench_wms:
