@@ -16,7 +16,7 @@ def parse_args(argv: list[str] | None) -> Options:
     parser = argparse.ArgumentParser(
         prog="python -m tests.bench",
         description="Serve one mapproxy.yaml with Tilegate and MapProxy (and a floor app) under the same gunicorn "
-        "and compare start-up, cached tiles, cache misses and conditional requests, and the same behind nginx (with the fast path). See docs/benchmark.md.",
+        "and compare start-up, seeding, cached tiles, cache misses and conditional requests, and the same behind nginx (with the fast path). See docs/benchmark.md.",
     )
     parser.add_argument(
         "--quick",

@@ -27,6 +27,10 @@ NGINX_RATIOS = (
     ("TG/MP", "TG proxy", "MP proxy"),
 )
 NGINX_GOAL_RATIO = 0.5
+# The issue's goals for seeding: Tilegate's tiles/s at least this many times MapProxy's at
+# each concurrency, and its run at most this share longer than the source alone needs.
+SEED_GOAL_RATIO = 1.3
+SEED_GOAL_OVERHEAD = 0.15
 
 
 @attrs.frozen
@@ -57,6 +61,28 @@ class MissResult:
     cpu_ms_per_tile: float | None
 
 
+@attrs.frozen
+class SeedResult:
+    """One seeding run (or, as the floor, the source alone rendering the same meta-tiles)."""
+
+    tiles: int
+    meta_tiles: int
+    upstream: int
+    seconds: float
+    cpu_ms_per_tile: float | None
+    startup_s: float | None  # a dry run's wall time: what loading and planning cost
+    # the GetMap paths the run made, for the source-alone replay (not kept in the results file)
+    requests: list[str] = attrs.field(factory=list, repr=False)
+
+    @property
+    def tiles_per_s(self) -> float:
+        return self.tiles / self.seconds
+
+    @property
+    def upstream_per_meta(self) -> float:
+        return self.upstream / self.meta_tiles
+
+
 @attrs.define
 class Results:
     cached: dict[str, dict[str, list[CachedResult]]] = attrs.Factory(dict)
@@ -64,6 +90,10 @@ class Results:
     statuses: dict[str, dict[str, str]] = attrs.Factory(dict)
     startup: dict[str, dict[str, list[StartupResult]]] = attrs.Factory(dict)
     nginx: dict[str, dict[str, list[CachedResult]]] = attrs.Factory(dict)
+    seeding: dict[str, dict[str, list[SeedResult]]] = attrs.Factory(dict)
+
+    def add_seeding(self, key: str, server: str, result: SeedResult) -> None:
+        self.seeding.setdefault(key, {}).setdefault(server, []).append(result)
 
     def add_startup(self, key: str, server: str, result: StartupResult) -> None:
         self.startup.setdefault(key, {}).setdefault(server, []).append(result)
@@ -98,6 +128,16 @@ class Results:
             "nginx": {
                 k: {s: [attrs.asdict(r) for r in rs] for s, rs in v.items()}
                 for k, v in self.nginx.items()
+            },
+            "seeding": {
+                k: {
+                    s: [
+                        attrs.asdict(r, filter=lambda a, _: a.name != "requests")
+                        for r in rs
+                    ]
+                    for s, rs in v.items()
+                }
+                for k, v in self.seeding.items()
             },
         }
 
@@ -171,6 +211,47 @@ def _startup_rows(
             f"{'met' if met else 'MISSED'}: {load['Tilegate']:.0f} ms vs {load['MapProxy']:.0f} ms = {ratio:.3f}x"
             f" (CPU {cpu['Tilegate']:.0f} vs {cpu['MapProxy']:.0f} ms = {cpu['Tilegate'] / cpu['MapProxy']:.2f}x)"
         )
+    return rows
+
+
+def _seeding_rows(
+    key: str, per_server: dict[str, list[SeedResult]], notes: list[str]
+) -> list[str]:
+    def median(field: str) -> dict[str, float]:
+        return _medians(
+            {s: [getattr(r, field) for r in rs] for s, rs in per_server.items()}
+        )
+
+    tps, run_s = median("tiles_per_s"), median("seconds")
+    rows = [
+        _row(key, "tiles/s", tps),
+        _row("", "run s", run_s),
+        _row("", "start-up s", median("startup_s")),
+        _row("", "upstream/meta", median("upstream_per_meta")),
+        _row("", "CPU ms/tile", median("cpu_ms_per_tile")),
+    ]
+    tg, mp, floor = "Tilegate", "MapProxy", "floor"
+    if tg in tps and mp in tps:
+        ratio = tps[tg] / tps[mp]
+        notes.append(
+            f"{key}: goal Tilegate >= {SEED_GOAL_RATIO}x MapProxy's tiles/s: "
+            f"{'met' if ratio >= SEED_GOAL_RATIO else 'MISSED'}: {tps[tg]:.0f} vs {tps[mp]:.0f} = {ratio:.2f}x"
+        )
+    if tg in run_s and floor in run_s:
+        over = run_s[tg] / run_s[floor] - 1
+        start = median("startup_s").get(tg, 0.0)
+        notes.append(
+            f"{key}: goal Tilegate's overhead on the source's time <= {SEED_GOAL_OVERHEAD:.0%}: "
+            f"{'met' if over <= SEED_GOAL_OVERHEAD else 'MISSED'}: {run_s[tg]:.2f} s vs {run_s[floor]:.2f} s"
+            f" alone = +{over:.0%} (without its {start:.2f} s start-up: +{(run_s[tg] - start) / run_s[floor] - 1:.0%})"
+        )
+    for s, rs in per_server.items():
+        if s != floor and (worst := max(r.upstream_per_meta for r in rs)) != 1:
+            notes.append(
+                f"{s}, {key}: {worst:.2f} upstream requests per meta-tile in a round (ideal: 1)"
+            )
+    if len({r.tiles for rs in per_server.values() for r in rs}) > 1:
+        notes.append(f"{key}: the seeders stored different numbers of tiles")
     return rows
 
 
@@ -263,6 +344,8 @@ def render(results: Results, rounds: int) -> str:
                 notes.append(
                     f"{s}, {key}: up to {worst:.2f} upstream requests per meta-tile in a round (ideal: 1)"
                 )
+    for key, per_seeder in results.seeding.items():
+        lines += _seeding_rows(key, per_seeder, notes)
     for key, statuses in results.statuses.items():
         lines.append(_row(key, "status", {}, statuses))
     lines.append("-" * len(header))
@@ -281,6 +364,12 @@ def render(results: Results, rounds: int) -> str:
             f"median of {rounds} round(s); ratios are left/right of the medians: above 1 is better for req/s and"
             " tiles/s, worse for ms and CPU (CPU: all of the server's gunicorn processes, the steadiest number"
             " on a busy machine)"
+        )
+    if results.seeding:
+        lines.append(
+            "seeding: each run a fresh process on an empty cache; floor = the source alone: the GetMap"
+            " requests of Tilegate's run fetched again by as many clients; start-up = a dry run; CPU = the"
+            " seeder's whole process tree"
         )
     if results.nginx:
         lines.append(

@@ -11,7 +11,14 @@ from typing import IO
 
 import attrs
 
-from tests.bench import load, nginx_scenario, seeding, startup, workload
+from tests.bench import (
+    load,
+    nginx_scenario,
+    seed_scenario,
+    seeding,
+    startup,
+    workload,
+)
 from tests.bench.processes import (
     BENCH_DIR,
     REPO,
@@ -35,7 +42,7 @@ SERVICES = ("tms", "wmts")
 MISS_CONCURRENCY = 8
 
 # Scenarios in the order they run; `--only` picks some.
-SCENARIOS = ("startup", "cached", "misses", "conditional", "nginx")
+SCENARIOS = ("startup", "seeding", "cached", "misses", "conditional", "nginx")
 SERVED = ("cached", "misses", "conditional", "nginx")  # they need the gunicorns
 ROUNDS = ("cached", "misses", "nginx")  # measured in the interleaved rounds
 
@@ -84,6 +91,15 @@ class Bench:
             self.upstream = start_mapserver(self.procs, self.run_dir)
             if self.wants("startup"):
                 self._startup()
+            if self.wants("seeding"):
+                seed_scenario.run(
+                    [n for n in CACHES if n in opts.servers],
+                    self.upstream.url,
+                    self.run_dir / "seeding",
+                    opts.rounds,
+                    self.results,
+                    self.say,
+                )
             if any(self.wants(s) for s in SERVED):
                 self._start()
                 self._seed()
