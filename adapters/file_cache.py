@@ -120,6 +120,10 @@ class FileCache:
             return False
         return True
 
+    @property
+    def keeps_timestamps(self) -> bool:
+        return True  # each tile's own file mtime
+
     def stored_tiles(self, levels: Collection[int]) -> Iterator[StoredTile]:
         """Every tile stored for `levels`, found by walking the cache directory (for cleanups)."""
         wanted = set(levels)

@@ -11,11 +11,18 @@ file last changed. With `levels: true` each level has its own file, `<directory>
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
 import attrs
 
-from adapters.sqlite_db import LevelFiles, SqliteFile, file_mtime, warn_failure
+from adapters.sqlite_db import (
+    LevelFiles,
+    SqliteFile,
+    file_mtime,
+    walk_tiles,
+    warn_failure,
+)
 from domain.errors import ConfigError
 from domain.grid import Grid, TileCoord
 from domain.ports import EncodedTile, StoredTile
@@ -142,6 +149,14 @@ class GeoPackageCache:
                 (coord.z, coord.x, coord.y),
             )
             return cursor.rowcount > 0
+
+    # GeoPackage tiles have no timestamps: a tile's mtime is the file's.
+    keeps_timestamps = False
+
+    def stored_tiles(self, levels: Collection[int]) -> Iterator[StoredTile]:
+        """Every tile stored in `levels`, each with the file's mtime."""
+        for coord, size, _ in walk_tiles(self.db, self.table_name, levels):
+            yield StoredTile(coord, file_mtime(self.path), size)
 
     def close(self) -> None:
         self.db.close()

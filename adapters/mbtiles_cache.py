@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 
 import attrs
 
-from adapters.sqlite_db import SqliteFile, file_mtime, warn_failure
+from adapters.sqlite_db import SqliteFile, file_mtime, walk_tiles, warn_failure
 from domain.grid import TileCoord
 from domain.ports import EncodedTile, StoredTile
 
@@ -121,6 +121,19 @@ class MBTilesCache:
                 (coord.z, coord.x, coord.y),
             )
             return cursor.rowcount > 0
+
+    @property
+    def keeps_timestamps(self) -> bool:
+        return self.with_timestamps
+
+    def stored_tiles(self, levels: Collection[int]) -> Iterator[StoredTile]:
+        """Every tile stored in `levels`, with its `last_modified` or else the file's mtime."""
+        extra = "last_modified" if self.with_timestamps else "NULL"
+        for coord, size, stamp in walk_tiles(self.db, "tiles", levels, extra):
+            mtime = (
+                _parse_local(stamp) if self.with_timestamps else file_mtime(self.path)
+            )
+            yield StoredTile(coord, mtime, size)
 
     def close(self) -> None:
         self.db.close()

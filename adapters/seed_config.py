@@ -209,6 +209,7 @@ class _Resolver:
                 self.now if before is None else before,
                 coverage,
                 task.remove_all,
+                remove_before_given=task.remove_before is not None,
             )
             for cache, grid, levels, coverage in self._targets(path, task)
         ]

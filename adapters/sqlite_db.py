@@ -13,7 +13,7 @@ import contextlib
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import Generic, Protocol, TypeVar
 
@@ -28,6 +28,7 @@ from domain.ports import EncodedTile, StoredTile
 # uses, so the child keeps them, unused, for as long as it lives.
 _INHERITED: list[sqlite3.Connection] = []
 F = TypeVar("F", bound="TileFile")
+_WALK_BATCH = 1000
 
 
 @attrs.define
@@ -128,6 +129,33 @@ class SqliteFile:
         return db
 
 
+def walk_tiles(
+    file: SqliteFile, table: str, levels: Collection[int], extra: str = "NULL"
+) -> Iterator[tuple[TileCoord, int, object]]:
+    """(coord, size, the `extra` column) of every tile in `levels` of `table`, by level.
+
+    Read in batches, each finished before its rows are handed out: the caller may remove
+    tiles meanwhile, which a read left open would block without WAL.
+    """
+    for z in sorted(set(levels)):
+        after = (-1, -1)
+        while True:
+            with file.reading() as db:
+                if db is None:
+                    return
+                rows = db.execute(
+                    f"SELECT tile_column, tile_row, length(tile_data), {extra}"  # noqa: S608 - names are ours
+                    f' FROM "{table}" WHERE zoom_level = ? AND (tile_column, tile_row) > (?, ?)'
+                    " ORDER BY tile_column, tile_row LIMIT ?",
+                    (z, *after, _WALK_BATCH),
+                ).fetchall()
+            for x, y, size, value in rows:
+                yield TileCoord(x, y, z), size, value
+            if len(rows) < _WALK_BATCH:
+                break
+            after = (rows[-1][0], rows[-1][1])
+
+
 def file_mtime(path: Path) -> float:
     """When the database last changed: its file or, in WAL mode, its `-wal` file, or 0."""
     mtime = 0.0
@@ -145,6 +173,11 @@ class TileFile(Protocol):
     def store(self, tile: EncodedTile) -> None: ...
 
     def remove(self, coord: TileCoord) -> bool: ...
+
+    @property
+    def keeps_timestamps(self) -> bool: ...
+
+    def stored_tiles(self, levels: Collection[int]) -> Iterator[StoredTile]: ...
 
     def close(self) -> None: ...
 
@@ -175,6 +208,15 @@ class LevelFiles(Generic[F]):
     def remove(self, coord: TileCoord) -> bool:
         """Remove the tile at `coord`; False if there was none."""
         return self.level(coord.z).remove(coord)
+
+    @property
+    def keeps_timestamps(self) -> bool:
+        return self.level(0).keeps_timestamps
+
+    def stored_tiles(self, levels: Collection[int]) -> Iterator[StoredTile]:
+        """Every tile stored in `levels`, level by level (a level without a file has none)."""
+        for z in sorted(set(levels)):
+            yield from self.level(z).stored_tiles([z])
 
     def close(self) -> None:
         with self._lock:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterator
 from contextlib import AbstractContextManager
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import attrs
 
@@ -56,6 +57,24 @@ class TileCache(Protocol):
     def load(self, coord: TileCoord) -> StoredTile | None: ...
 
     def store(self, tile: EncodedTile) -> None: ...
+
+
+@runtime_checkable
+class PrunableCache(Protocol):
+    """A cache that cleanups can walk and prune."""
+
+    @property
+    def keeps_timestamps(self) -> bool:
+        """False if a tile's mtime is only when its file last changed (MBTiles, GeoPackage)."""
+        ...
+
+    def load(self, coord: TileCoord) -> StoredTile | None: ...
+
+    def stored_tiles(self, levels: Collection[int]) -> Iterator[StoredTile]:
+        """Every tile stored in `levels` (without its bytes where that saves reading them)."""
+        ...
+
+    def remove(self, coord: TileCoord) -> bool: ...
 
 
 class MapSource(Protocol):

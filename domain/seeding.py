@@ -51,6 +51,8 @@ class CleanupTask:
     remove_before: float
     coverage: Coverage | None = None
     remove_all: bool = False
+    # False when seed.yaml gave no remove_before: it is then when the run started.
+    remove_before_given: bool = True
 
     @property
     def id(self) -> str:

@@ -23,9 +23,9 @@ from typing import Any
 
 import attrs
 
-from domain.errors import LockTimeoutError, SourceError
+from domain.errors import ConfigError, LockTimeoutError, SourceError
 from domain.grid import TileRange
-from domain.ports import MapQuery, MapSource, SourceImage
+from domain.ports import MapQuery, MapSource, PrunableCache, SourceImage, StoredTile
 from domain.seeding import (
     CleanupTask,
     Plan,
@@ -379,6 +379,42 @@ def _worker(
         )
 
 
+def check_cleanups(
+    state: AppState, tasks: tuple[CleanupTask, ...], source: str
+) -> tuple[CleanupTask, ...]:
+    """The cleanups fit for their caches, checked before any work as MapProxy checks them.
+
+    A cache without timestamps per tile (MBTiles, GeoPackage) cannot tell old tiles from new:
+    `remove_before` on it is an error, and a cleanup without one removes every tile.
+    """
+    problems: list[str] = []
+    fit: list[CleanupTask] = []
+    for task in tasks:
+        cache = _prunable(tileset(state, task.cache, task.grid))
+        if cache is None:
+            problems.append(
+                f"cache {task.cache!r} cannot be cleaned up (its tiles cannot be listed)"
+                f" @ $.cleanups[{task.name!r}]"
+            )
+        elif task.remove_all or cache.keeps_timestamps:
+            fit.append(task)
+        elif task.remove_before_given:
+            problems.append(
+                f"cleanup does not support remove_before for {task.name!r} because cache "
+                f"{task.cache!r} does not keep timestamps @ $.cleanups[{task.name!r}].remove_before"
+            )
+        else:
+            fit.append(attrs.evolve(task, remove_all=True))
+    if problems:
+        raise ConfigError(source, problems)
+    return tuple(fit)
+
+
+def _prunable(tiles: TileSet) -> PrunableCache | None:
+    # By what the cache can do, whatever its type.
+    return tiles.cache if isinstance(tiles.cache, PrunableCache) else None
+
+
 def run_cleanups(
     state: AppState,
     tasks: tuple[CleanupTask, ...],
@@ -392,10 +428,12 @@ def run_cleanups(
             totals.interrupted = True
             break
         tiles = tileset(state, task.cache, task.grid)
-        cache: Any = tiles.cache
+        cache = _prunable(tiles)
+        if cache is None:
+            raise ConfigError(task.name, [f"cache {task.cache!r} cannot be cleaned up"])
         progress.task(describe(task), 0, 0)
         removed_before = totals.removed
-        for tile in _cleanup_candidates(task, tiles, options):
+        for tile in _cleanup_candidates(task, tiles, cache, options):
             if stopper.stop:
                 totals.interrupted = True
                 break
@@ -409,9 +447,8 @@ def run_cleanups(
 
 
 def _cleanup_candidates(
-    task: CleanupTask, tiles: TileSet, options: SeedOptions
-) -> Iterator[Any]:
-    cache: Any = tiles.cache
+    task: CleanupTask, tiles: TileSet, cache: PrunableCache, options: SeedOptions
+) -> Iterator[StoredTile]:
     if task.coverage is None:
         # The whole grid: only what is stored, never every tile the grid could hold.
         yield from cache.stored_tiles(task.levels)

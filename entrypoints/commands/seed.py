@@ -24,6 +24,7 @@ from entrypoints.seed_progress import Progress, summary_line
 from entrypoints.seeder import (
     SeedOptions,
     Stopper,
+    check_cleanups,
     describe,
     run_cleanups,
     run_seeds,
@@ -258,6 +259,7 @@ def run(args: argparse.Namespace) -> int:
             Path(seed_file), state.conf, state.grids, config_path.parent, started
         )
         seeds, cleanups = _selected(tasks, args.seed_names, args.cleanup_names)
+        cleanups = check_cleanups(state, cleanups, seed_file)
     except (ConfigError, ValueError, OSError) as exc:
         print(f"mapproxy-seed: error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
