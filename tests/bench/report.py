@@ -243,7 +243,7 @@ def _seeding_rows(
         notes.append(
             f"{key}: goal Tilegate's overhead on the source's time <= {SEED_GOAL_OVERHEAD:.0%}: "
             f"{'met' if over <= SEED_GOAL_OVERHEAD else 'MISSED'}: {run_s[tg]:.2f} s vs {run_s[floor]:.2f} s"
-            f" alone = +{over:.0%} (without its {start:.2f} s start-up: +{(run_s[tg] - start) / run_s[floor] - 1:.0%})"
+            f" alone = {over:+.0%} (without its {start:.2f} s start-up: {(run_s[tg] - start) / run_s[floor] - 1:+.0%})"
         )
     for s, rs in per_server.items():
         if s != floor and (worst := max(r.upstream_per_meta for r in rs)) != 1:
