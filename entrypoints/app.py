@@ -21,7 +21,7 @@ from entrypoints.wms import WMSService
 from entrypoints.wmts import WMTSService
 
 ErrorRenderer = Callable[[TilegateError], Response]
-_ACCESS = logs.get_logger(logs.ACCESS)
+_ACCESS_LEVEL = logging.getLogger(logs.ACCESS)
 _WMS_REQUESTS = frozenset(
     {
         "getmap",
@@ -61,7 +61,9 @@ class TilegateApp:
     ) -> Iterable[bytes]:
         request = Request.from_environ(environ)
         # The access line costs one level check per request unless mapproxy.access is at DEBUG.
-        started = time.perf_counter() if _ACCESS.isEnabledFor(logging.DEBUG) else None
+        started = (
+            time.perf_counter() if _ACCESS_LEVEL.isEnabledFor(logging.DEBUG) else None
+        )
         try:
             response = self.dispatch(request)
         except Exception:
@@ -69,7 +71,7 @@ class TilegateApp:
             body = traceback.format_exc() if self.debug else "internal error\n"
             response = Response(500, body.encode())
         if started is not None:
-            _ACCESS.debug(
+            logs.get_logger(logs.ACCESS).debug(
                 "request",
                 method=request.method,
                 path=_full_path(environ),
