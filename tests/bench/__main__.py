@@ -21,7 +21,7 @@ def parse_args(argv: list[str] | None) -> Options:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="about 1.5 minutes: 2 short rounds, fewer misses and start-up runs",
+        help="about 3 minutes: 2 short rounds, fewer misses and start-up runs",
     )
     parser.add_argument(
         "--rounds", type=int, help="interleaved rounds (default 3, --quick 2)"
