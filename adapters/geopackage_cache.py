@@ -140,15 +140,7 @@ class GeoPackageCache:
 
     def remove(self, coord: TileCoord) -> bool:
         """Remove the tile at `coord`; False if there was none."""
-        if not self.path.exists():
-            return False
-        with self.db.writing() as db:
-            cursor = db.execute(
-                f'DELETE FROM "{self.table_name}"'  # noqa: S608 - checked name
-                " WHERE zoom_level = ? AND tile_column = ? AND tile_row = ?",
-                (coord.z, coord.x, coord.y),
-            )
-            return cursor.rowcount > 0
+        return self.db.delete_tile(self.table_name, coord)
 
     # GeoPackage tiles have no timestamps: a tile's mtime is the file's.
     keeps_timestamps = False

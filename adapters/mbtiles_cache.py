@@ -112,15 +112,7 @@ class MBTilesCache:
 
     def remove(self, coord: TileCoord) -> bool:
         """Remove the tile at `coord`; False if there was none."""
-        if not self.path.exists():
-            return False
-        with self.db.writing() as db:
-            cursor = db.execute(
-                "DELETE FROM tiles"
-                " WHERE zoom_level = ? AND tile_column = ? AND tile_row = ?",
-                (coord.z, coord.x, coord.y),
-            )
-            return cursor.rowcount > 0
+        return self.db.delete_tile("tiles", coord)
 
     @property
     def keeps_timestamps(self) -> bool:

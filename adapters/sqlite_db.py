@@ -78,6 +78,18 @@ class SqliteFile:
                 raise
             db.commit()
 
+    def delete_tile(self, table: str, coord: TileCoord) -> bool:
+        """Remove one tile row of `table` (a name the caller has checked); False if none was there."""
+        if not self.path.exists():
+            return False
+        with self.writing() as db:
+            cursor = db.execute(
+                f'DELETE FROM "{table}"'  # noqa: S608 - the caller's checked table name
+                " WHERE zoom_level = ? AND tile_column = ? AND tile_row = ?",
+                (coord.z, coord.x, coord.y),
+            )
+            return cursor.rowcount > 0
+
     def close(self) -> None:
         """Close this process's connections (they reopen on next use)."""
         with self._read_lock, self._write_lock:

@@ -24,6 +24,17 @@ class NotFoundError(RequestError):
         super().__init__(message, param, code="InvalidParameterValue")
 
 
+def unknown_operation(operation: str) -> RequestError:
+    """The error for a REQUEST parameter that is missing or names no operation of the service."""
+    if not operation:
+        return RequestError(
+            "missing parameter REQUEST", param="request", code="MissingParameterValue"
+        )
+    return RequestError(
+        f"unknown request {operation!r}", param="request", code="OperationNotSupported"
+    )
+
+
 def status_for(error: TilegateError) -> int:
     match error:
         case NotFoundError() | OutsideGridError():

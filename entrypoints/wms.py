@@ -24,6 +24,7 @@ from domain.wms_map import (
 )
 from entrypoints.bootstrap import AppState
 from entrypoints.http import Request, Response
+from entrypoints.ogc import unknown_operation
 from entrypoints.wms_capabilities import capabilities
 from entrypoints.wms_exceptions import (
     FALLBACK_SIZE,
@@ -81,17 +82,7 @@ class WMSService:
                 return capabilities(self, request, version)
             if operation in ("getmap", "map"):
                 return self.get_map(args, version)
-            if not operation:
-                raise RequestError(
-                    "missing parameter REQUEST",
-                    param="request",
-                    code="MissingParameterValue",
-                )
-            raise RequestError(
-                f"unknown request {operation!r}",
-                param="request",
-                code="OperationNotSupported",
-            )
+            raise unknown_operation(operation)
         except TilegateError as error:
             if not isinstance(error, RequestError):
                 logs.get_logger(logs.SYSTEM).warning(

@@ -16,7 +16,7 @@ from domain.srs import srs, transform_bbox
 from domain.tiles import TileSet
 from entrypoints.bootstrap import AppState, TileLayer
 from entrypoints.http import PROXY_VARY, Request, Response
-from entrypoints.ogc import XML
+from entrypoints.ogc import XML, unknown_operation
 from entrypoints.tile_answer import serve_tile
 
 _TEMPLATE_KEYS = (
@@ -110,17 +110,7 @@ class WMTSService:
         if operation.lower() == "getcapabilities":
             return self.capabilities(request, restful=False)
         if operation.lower() != "gettile":
-            if not operation:
-                raise RequestError(
-                    "missing parameter REQUEST",
-                    param="request",
-                    code="MissingParameterValue",
-                )
-            raise RequestError(
-                f"unknown request {operation!r}",
-                param="request",
-                code="OperationNotSupported",
-            )
+            raise unknown_operation(operation)
         values = []
         for name in (
             "layer",
