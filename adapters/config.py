@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -63,13 +62,11 @@ def _parse(
         )
     merged, files = resolve_includes(raw, source, base_dir, chain)
     # `parts:` is free space for YAML anchors; an empty section (`caches:`) is no section.
-    data = copy.deepcopy(
-        {
-            k: v
-            for k, v in merged.items()
-            if k not in ("parts", "base") and v is not None
-        }
-    )
+    data: dict[object, object] = {
+        k: _own_copy(v)
+        for k, v in merged.items()
+        if k not in ("parts", "base") and v is not None
+    }
     warnings, errors = check_unsupported(data)
     conf, extra = structure_config(_converter, data, TilegateConf, source, errors)
     warnings += extra
@@ -79,6 +76,17 @@ def _parse(
     for warning in warnings:
         _log.warning("configuration warning", file=source, problem=warning)
     return LoadedConfig(conf=conf, warnings=tuple(warnings), files=tuple(files))
+
+
+def _own_copy(value: object) -> object:
+    """A copy of YAML data that the checks may edit in place: the caller's dicts stay as they
+    are, and nodes shared through YAML anchors become separate (copy.deepcopy would keep them
+    shared, and is several times slower on a large configuration)."""
+    if isinstance(value, dict):
+        return {k: _own_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_own_copy(v) for v in value]
+    return value
 
 
 def structure_config(
