@@ -150,7 +150,9 @@ cleanups:
     assert not any(p.endswith("@ $.cleanups['f'].levels.to") for p in found)
 
 
-def test_a_range_past_the_last_level_is_trimmed_with_a_warning_as_mapproxy_does() -> None:
+def test_a_range_past_the_last_level_is_trimmed_with_a_warning_as_mapproxy_does() -> (
+    None
+):
     # A seed.yaml written for MapProxy: `to: 20` on a grid of 20 levels (0..19).
     got = tasks(
         """
