@@ -13,6 +13,7 @@ import contextlib
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import Generic, Protocol, TypeVar
@@ -117,17 +118,35 @@ class SqliteFile:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 db = self._connect()
                 try:
-                    if self.wal:
-                        # Persistent in the file; needs no other connection in a transaction.
-                        db.execute("PRAGMA journal_mode=WAL")
-                    db.execute("BEGIN IMMEDIATE")
-                    self.setup(db)
-                    db.commit()
+                    self._prepare(db)
                 except BaseException:
                     db.close()
                     raise
                 self._writer = db
             return self._writer
+
+    def _prepare(self, db: sqlite3.Connection) -> None:
+        """WAL mode and the tables, retried while another connection briefly holds the file:
+        SQLite answers a journal-mode switch that meets a reader with "database is locked"
+        at once, without waiting for its busy timeout."""
+        deadline = time.monotonic() + self.timeout
+        pause = 0.005
+        while True:
+            try:
+                if self.wal:
+                    # Persistent in the file; needs no other connection in a transaction.
+                    db.execute("PRAGMA journal_mode=WAL")
+                db.execute("BEGIN IMMEDIATE")
+                self.setup(db)
+                db.commit()
+                return
+            except sqlite3.OperationalError as exc:
+                if db.in_transaction:
+                    db.rollback()
+                if "locked" not in str(exc) or time.monotonic() + pause > deadline:
+                    raise
+                time.sleep(pause)
+                pause = min(pause * 2, 0.1)
 
     def _connect(self) -> sqlite3.Connection:
         # isolation_level=None: transactions are ours (BEGIN IMMEDIATE), not the module's guess.
@@ -240,6 +259,9 @@ def warn_failure(
     logger: str, event: str, path: Path, coord: TileCoord, exc: Exception
 ) -> None:
     """Log a load or store that SQLite refused; as MapProxy, the request goes on without it."""
+    if "no such table" in str(exc):
+        # A file another connection has just created and not yet set up: simply a miss.
+        return
     logs.get_logger(logger).warning(
         event, file=str(path), tile=f"{coord.z}/{coord.x}/{coord.y}", error=str(exc)
     )
