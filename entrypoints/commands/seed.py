@@ -21,15 +21,9 @@ from adapters.seed_config import SeedTasks, load_seed_tasks
 from domain.errors import ConfigError, LockTimeoutError
 from domain.seeding import CleanupTask, SeedTask
 from entrypoints.bootstrap import bootstrap
+from entrypoints.seed_cleanup import check_cleanups, run_cleanups
 from entrypoints.seed_progress import Progress, summary_line
-from entrypoints.seeder import (
-    SeedOptions,
-    Stopper,
-    check_cleanups,
-    describe,
-    run_cleanups,
-    run_seeds,
-)
+from entrypoints.seeder import SeedOptions, Stopper, describe, run_seeds
 
 DEFAULT_PROGRESS_FILE = ".mapproxy_seed_progress"
 # Exit codes: as mapproxy-seed's where it has one.
