@@ -25,7 +25,7 @@ IGNORED, ERROR = "ignored", "error"
 # the configuration still means the same (a warning), ERROR where ignoring the option would
 # silently serve different data than MapProxy.
 NOT_SUPPORTED: dict[str, dict[str, str]] = {
-    "services": {"kml": IGNORED, "ogcapi": IGNORED},
+    "services": {"ogcapi": IGNORED},
     "wms": {
         "attribution": IGNORED,
         "featureinfo_types": IGNORED,

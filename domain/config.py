@@ -314,6 +314,11 @@ class TMSServiceConf:
 
 
 @attrs.frozen
+class KMLServiceConf:
+    use_grid_names: bool = False
+
+
+@attrs.frozen
 class WMTSServiceConf:
     restful: bool = True
     kvp: bool = True
@@ -383,6 +388,7 @@ class ServicesConf:
     tms: TMSServiceConf | None = None
     wmts: WMTSServiceConf | None = None
     wms: WMSServiceConf | None = None
+    kml: KMLServiceConf | None = None
 
 
 @attrs.frozen

@@ -15,6 +15,7 @@ from domain.errors import RequestError, TilegateError
 from entrypoints import demo
 from entrypoints.bootstrap import AppState
 from entrypoints.http import PROXY_VARY, Environ, Request, Response, StartResponse
+from entrypoints.kml import KMLService
 from entrypoints.ogc import NotFoundError, ows_error, tms_error
 from entrypoints.tms import TMSService
 from entrypoints.wms import WMSService
@@ -42,6 +43,7 @@ class TilegateApp:
     tms: TMSService | None = None
     wmts: WMTSService | None = None
     wms: WMSService | None = None
+    kml: KMLService | None = None
     # Development only: an unexpected error answers with its traceback.
     debug: bool = False
 
@@ -53,6 +55,7 @@ class TilegateApp:
             tms=TMSService.build(state) if services.tms is not None else None,
             wmts=WMTSService.build(state) if services.wmts is not None else None,
             wms=WMSService.build(state) if services.wms is not None else None,
+            kml=KMLService.build(state) if services.kml is not None else None,
             debug=debug,
         )
 
@@ -99,6 +102,8 @@ class TilegateApp:
                 return self.tms.handle(request, parts[3:], own_levels=False)
             if root == "tiles" and self.tms is not None:
                 return self.tms.handle(request, parts[2:], own_levels=True)
+            if root == "kml" and self.kml is not None:
+                return self.kml.handle(request, parts[2:])
             render = ows_error
             if root == "wmts" and self.wmts is not None:
                 return self.wmts.handle_rest(request, request.path[len("/wmts") :])

@@ -71,8 +71,18 @@ class TMSService:
     @classmethod
     def build(cls, state: AppState) -> TMSService:
         conf = state.conf.services.tms
-        use_grid_names = bool(conf and conf.use_grid_names)
-        service = cls(state, use_grid_names, bool(conf and conf.origin in ("nw", "ul")))
+        return cls.with_options(
+            state,
+            use_grid_names=bool(conf and conf.use_grid_names),
+            nw_by_default=bool(conf and conf.origin in ("nw", "ul")),
+        )
+
+    @classmethod
+    def with_options(
+        cls, state: AppState, use_grid_names: bool, nw_by_default: bool
+    ) -> TMSService:
+        """The tile maps of every layer and grid (KML names them the same way)."""
+        service = cls(state, use_grid_names, nw_by_default)
         for layer in state.layers.values():
             for tileset in layer.tilesets:
                 grid = tileset.grid
@@ -91,12 +101,12 @@ class TMSService:
             return self.capabilities(request)
         if len(parts) >= 3 and "." in parts[-1]:
             return self.tile(request, parts, own_levels)
-        tile_map = self._tile_map(parts)
+        tile_map = self.tile_map(parts)
         if len(parts) > 2 or tile_map is None:
             raise NotFoundError(f"unknown TMS resource: {'/'.join(parts)}")
         return self.tile_map_resource(request, tile_map)
 
-    def _tile_map(self, ids: list[str]) -> TMSTileMap | None:
+    def tile_map(self, ids: list[str]) -> TMSTileMap | None:
         if len(ids) == 2:
             return self.tile_maps.get((ids[0], ids[1]))
         if len(ids) == 1:
@@ -108,10 +118,11 @@ class TMSService:
             return self.tile_maps.get((layer, grid_id))
         return None
 
-    def tile(self, request: Request, parts: list[str], own_levels: bool) -> Response:
+    def tile_path(self, parts: list[str]) -> tuple[TMSTileMap, int, int, int, str]:
+        """`[layer, grid, z, x, 'y.ext']` (or a layer spelling `tile_map` knows) parsed."""
         *ids, z_s, x_s, last = parts
         y_s, _, ext = last.partition(".")
-        tile_map = self._tile_map(ids)
+        tile_map = self.tile_map(ids)
         if tile_map is None:
             raise NotFoundError(f"unknown layer: {'/'.join(ids)}")
         try:
@@ -120,6 +131,10 @@ class TMSService:
             raise RequestError(
                 f"invalid tile coordinates: {'/'.join(parts[-3:])}"
             ) from None
+        return tile_map, z, x, y, ext
+
+    def tile(self, request: Request, parts: list[str], own_levels: bool) -> Response:
+        tile_map, z, x, y, ext = self.tile_path(parts)
         tileset = tile_map.tileset
         if ext != tileset.format.ext and not (
             ext == "jpg" and tileset.format.ext == "jpeg"

@@ -282,11 +282,11 @@ def test_a_service_with_no_options_is_on_and_an_absent_one_is_off(
 def test_unsupported_services_and_wms_options_are_warnings(tmp_path: Path) -> None:
     loaded = load(
         tmp_path,
-        "services:\n  kml:\n  wms:\n    srs: ['EPSG:4326']\n"
+        "services:\n  ogcapi:\n  wms:\n    srs: ['EPSG:4326']\n"
         "    featureinfo_types: [text]\n  tms:\n",
     )
     assert loaded.warnings == (
-        "kml is not supported yet and is ignored @ $.services.kml",
+        "ogcapi is not supported yet and is ignored @ $.services.ogcapi",
         "featureinfo_types is not supported yet and is ignored @ $.services.wms.featureinfo_types",
     )
     assert loaded.conf.services.wms is not None
