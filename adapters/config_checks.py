@@ -28,7 +28,6 @@ NOT_SUPPORTED: dict[str, dict[str, str]] = {
     "services": {"ogcapi": IGNORED},
     "wms": {
         "attribution": IGNORED,
-        "featureinfo_types": IGNORED,
         "featureinfo_xslt": IGNORED,
         "inspire_md": IGNORED,
     },
@@ -54,7 +53,6 @@ NOT_SUPPORTED: dict[str, dict[str, str]] = {
         "dimensions": ERROR,
     },
     "layer": {
-        "legendurl": IGNORED,
         "wmts_kvp_legendurl": IGNORED,
         "wmts_rest_legendurl": IGNORED,
         "min_res": IGNORED,

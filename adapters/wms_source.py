@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import attrs
+from PIL import Image
 
-from adapters.http_client import HttpClient, image_from_response
+from adapters.http_client import HttpClient, describe_url, image_from_response
 from adapters.logs import get_logger, source_logger_name
 from domain.config import ScalarParam, WMSSourceConf
 from domain.errors import ConfigValueError, SourceError
+from domain.featureinfo import FeatureInfo, InfoQuery, merge_legends
 from domain.formats import image_format
 from domain.ports import MapQuery, SourceImage
 from domain.srs import SRS, same_srs, srs
@@ -155,3 +159,98 @@ class WMSSource:
         except SourceError as exc:
             _log.warning("bad wms answer", error=str(exc))
             raise
+
+    @property
+    def featureinfo(self) -> bool:
+        """Whether the source answers GetFeatureInfo (`wms_opts.featureinfo`)."""
+        return _truthy((self.conf.wms_opts or {}).get("featureinfo"))
+
+    @property
+    def has_legend(self) -> bool:
+        """Whether the source has a legend: `wms_opts.legendgraphic` or `legendurl`."""
+        opts = self.conf.wms_opts or {}
+        return _truthy(opts.get("legendgraphic")) or bool(opts.get("legendurl"))
+
+    def get_feature_info(self, query: InfoQuery) -> FeatureInfo:
+        """The upstream's GetFeatureInfo answer for the map of query at its pixel."""
+        pixel = ("I", "J") if self.version == "1.3.0" else ("X", "Y")
+        info_format = str(
+            (self.conf.wms_opts or {}).get("featureinfo_format") or query.info_format
+        )
+        params = [
+            ("REQUEST", "GetFeatureInfo") if key == "REQUEST" else (key, value)
+            for key, value in self.request_params(
+                MapQuery(query.bbox, query.size, query.srs)
+            )
+        ]
+        params += [
+            ("QUERY_LAYERS", str(self.conf.req["layers"])),
+            ("INFO_FORMAT", info_format),
+            (pixel[0], str(query.pos[0])),
+            (pixel[1], str(query.pos[1])),
+        ]
+        if query.feature_count is not None:
+            params.append(("FEATURE_COUNT", str(query.feature_count)))
+        url = f"{self._base_url}?{urlencode(params, safe=_URL_SAFE)}"
+        resp = self.http.get(
+            url, http=self.conf.http, concurrent_requests=self.conf.concurrent_requests
+        )
+        if resp.status != 200:
+            raise SourceError(f"WMS {describe_url(url)} answered HTTP {resp.status}")
+        return FeatureInfo(resp.data, resp.content_type or info_format)
+
+    def get_legend(self) -> bytes:
+        """The source's legend: its `legendurl`, else one GetLegendGraphic per layer, stacked."""
+        legendurl = (self.conf.wms_opts or {}).get("legendurl")
+        if legendurl:
+            return fetch_legend(str(legendurl), self.http)
+        images = []
+        for layer in str(self.conf.req["layers"]).split(","):
+            params = [
+                *((k, v) for k, v in self._fixed if k not in ("LAYERS", "STYLES")),
+                ("SERVICE", "WMS"),
+                ("REQUEST", "GetLegendGraphic"),
+                ("VERSION", self.version),
+                ("FORMAT", "image/png"),
+                ("LAYER", layer),
+            ]
+            if self.version == "1.3.0":
+                params.append(("SLD_VERSION", "1.1.0"))
+            url = f"{self._base_url}?{urlencode(params, safe=_URL_SAFE)}"
+            images.append(fetch_legend(url, self.http))
+        if len(images) == 1:
+            return images[0]
+        return encode_png(merge_legends(images))
+
+
+def fetch_legend(url: str, http: HttpClient) -> bytes:
+    """A legend image from an http(s) URL or a `file://` path; SourceError unless it is an image."""
+    if url.startswith("file://"):
+        try:
+            data = Path(url[len("file://") :]).read_bytes()
+        except OSError as exc:
+            raise SourceError(f"cannot read legend {url}: {exc}") from exc
+    else:
+        resp = http.get(url)
+        if resp.status != 200:
+            raise SourceError(f"legend {describe_url(url)} answered HTTP {resp.status}")
+        data = resp.data
+    merge_legends([data])  # a legend that is no image fails here, not in a client
+    return data
+
+
+def encode_png(image: Image.Image) -> bytes:
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
+@attrs.frozen
+class StaticLegend:
+    """A layer's own `legendurl`."""
+
+    url: str
+    http: HttpClient
+
+    def get_legend(self) -> bytes:
+        return fetch_legend(self.url, self.http)

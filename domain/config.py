@@ -266,6 +266,8 @@ class LayerConf:
     sources: tuple[str, ...] = ()
     layers: tuple[LayerConf, ...] = ()
     md: dict[str, object] | None = None
+    # A legend image (http(s) or file:// URL) used instead of the sources' legends.
+    legendurl: str | None = None
 
 
 @attrs.frozen
@@ -373,6 +375,11 @@ class WMSServiceConf:
         default=("1.0.0", "1.1.0", "1.1.1", "1.3.0"), validator=_wms_versions
     )
     on_source_errors: Literal["notify", "raise"] = "notify"
+    featureinfo_types: tuple[Literal["text", "html", "xml", "json"], ...] = (
+        "text",
+        "html",
+        "xml",
+    )
 
 
 @attrs.frozen

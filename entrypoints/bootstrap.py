@@ -21,7 +21,7 @@ from adapters.mbtiles_cache import MBTilesCache
 from adapters.sqlite_cache import sqlite_levels
 from adapters.sqlite_db import LevelFiles
 from adapters.tile_source import TileSource
-from adapters.wms_source import WMSSource
+from adapters.wms_source import StaticLegend, WMSSource
 from domain.config import (
     CacheConf,
     DebugSourceConf,
@@ -79,6 +79,8 @@ class AppState:
     allow_origin: str | None
     # The sources layers name directly (uncached), as WMS renders them.
     sources: dict[str, MapSource] = attrs.Factory(dict)
+    # Layers' own `legendurl`s by layer name.
+    legends: dict[str, StaticLegend] = attrs.Factory(dict)
 
 
 def bootstrap(
@@ -117,7 +119,19 @@ def bootstrap(
             for name in layer.sources
             if name in conf.sources
         },
+        legends={
+            layer.name: StaticLegend(_legend_url(layer.legendurl, here), wiring.http)
+            for layer in _named_layers(conf.layers)
+            if layer.name is not None and layer.legendurl
+        },
     )
+
+
+def _legend_url(url: str, here: Path) -> str:
+    # A relative file:// path starts at the configuration's directory.
+    if url.startswith("file://") and not url[len("file://") :].startswith("/"):
+        return f"file://{here / url[len('file://') :]}"
+    return url
 
 
 @attrs.define

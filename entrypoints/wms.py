@@ -1,4 +1,4 @@
-"""WMS 1.1.1 and 1.3.0: GetCapabilities and GetMap, with exceptions as xml, in-image or blank."""
+"""WMS 1.1.1 and 1.3.0: GetCapabilities, GetMap, GetFeatureInfo and GetLegendGraphic, with exceptions as xml, in-image or blank."""
 
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ from entrypoints.wms_exceptions import (
     ExceptionKind,
     exception,
 )
+from entrypoints.wms_featureinfo import get_feature_info, get_legend_graphic
 from entrypoints.wms_layers import WMSLayer, group_layer, layer_tree
 
 
@@ -46,6 +47,8 @@ class WMSService:
     root: WMSLayer
     named: dict[str, WMSLayer]
     max_pixels: int
+    # Legend sizes for capabilities' LegendURLs, by layer name, once fetched.
+    legend_sizes: dict[str, tuple[int, int]] = attrs.Factory(dict)
 
     @classmethod
     def build(cls, state: AppState) -> WMSService:
@@ -82,6 +85,12 @@ class WMSService:
                 return capabilities(self, request, version)
             if operation in ("getmap", "map"):
                 return self.get_map(args, version)
+            if operation == "getfeatureinfo":
+                return get_feature_info(
+                    self, args, version, self.map_query(args, version)
+                )
+            if operation == "getlegendgraphic":
+                return get_legend_graphic(self, args)
             raise unknown_operation(operation)
         except TilegateError as error:
             if not isinstance(error, RequestError):
@@ -117,16 +126,11 @@ class WMSService:
                 )
             layers.extend(self.named[name].map_layers)
         self._check_styles(args)
-        request_srs = self._srs(args, version)
-        bbox = _bbox(_required(args, "bbox"))
-        if version == "1.3.0" and request_srs.is_axis_order_ne:
-            bbox = Bbox(bbox.miny, bbox.minx, bbox.maxy, bbox.maxx)
-        size = self._size(args)
+        query = self.map_query(args, version)
         fmt, options = self._format(_required(args, "format"))
         transparent = args.get("transparent", "false").strip().lower() == "true"
         bgcolor = args.get("bgcolor", "0xFFFFFF")
         parse_color(bgcolor)  # a bad colour is a bad request before any rendering
-        query = MapQuery(bbox, size, request_srs, "image/png")
         globals_ = self.state.conf.globals
         image = render_map(
             query,
@@ -140,6 +144,17 @@ class WMSService:
         )
         image = finish(image, transparent and fmt.supports_alpha, bgcolor)
         return Response(200, imaging.encode(image, fmt, options), fmt.mime)
+
+    def map_query(self, args: dict[str, str], version: str) -> MapQuery:
+        """The map a GetMap or GetFeatureInfo refers to: its SRS, bbox (x/y order) and size."""
+        request_srs = self._srs(args, version)
+        bbox = _bbox(_required(args, "bbox"))
+        if version == "1.3.0" and request_srs.is_axis_order_ne:
+            bbox = Bbox(bbox.miny, bbox.minx, bbox.maxy, bbox.maxx)
+        return MapQuery(bbox, self._size(args), request_srs, "image/png")
+
+    def image_format(self, name: str) -> tuple[ImageFormat, imaging.EncodeOptions]:
+        return self._format(name)
 
     def _check_styles(self, args: dict[str, str]) -> None:
         if "styles" not in args:

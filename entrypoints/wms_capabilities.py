@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+from urllib.parse import urlencode
 from xml.sax.saxutils import escape, quoteattr
 
 from domain.formats import find_format
 from domain.srs import srs
 from domain.wms_map import extent_bbox
 from entrypoints.http import PROXY_VARY, Request, Response
+from entrypoints.wms_featureinfo import info_formats, legend_size
 
 if TYPE_CHECKING:
     from entrypoints.wms import WMSService
@@ -73,10 +75,11 @@ def capabilities(service: WMSService, request: Request, version: str) -> Respons
         "<Capability><Request>"
         f"<GetCapabilities><Format>{caps_format}</Format>{dcp}</GetCapabilities>"
         f"<GetMap>{formats}{dcp}</GetMap>"
+        f"{_featureinfo(service, dcp)}"
         "</Request><Exception>"
         + "".join(f"<Format>{e}</Format>" for e in exceptions)
         + "</Exception>\n"
-        + _layer(service, service.root, v13, root=True)
+        + _layer(service, service.root, v13, url, root=True)
         + "</Capability>\n"
     )
     if v13:
@@ -101,8 +104,10 @@ def capabilities(service: WMSService, request: Request, version: str) -> Respons
     return Response(200, body.encode(), content_type, [("Vary", PROXY_VARY)])
 
 
-def _layer(service: WMSService, layer: WMSLayer, v13: bool, root: bool = False) -> str:
-    parts = ["<Layer>"]
+def _layer(
+    service: WMSService, layer: WMSLayer, v13: bool, url: str, root: bool = False
+) -> str:
+    parts = ['<Layer queryable="1">' if layer.info_sources else "<Layer>"]
     if layer.name is not None:
         parts.append(f"<Name>{escape(layer.name)}</Name>")
     parts.append(f"<Title>{escape(layer.title)}</Title>")
@@ -113,9 +118,42 @@ def _layer(service: WMSService, layer: WMSLayer, v13: bool, root: bool = False) 
         parts += [f"<{element}>{escape(s.code)}</{element}>" for s in service.srs]
     if layer.extent is not None:
         parts.append(_bboxes(service, layer, v13))
-    parts += [_layer(service, child, v13) for child in layer.children]
+    if layer.name is not None and layer.legends:
+        parts.append(_style(service, layer.name, url, v13))
+    parts += [_layer(service, child, v13, url) for child in layer.children]
     parts.append("</Layer>\n")
     return "".join(parts)
+
+
+def _featureinfo(service: WMSService, dcp: str) -> str:
+    if not any(layer.info_sources for layer in service.named.values()):
+        return ""
+    formats = "".join(f"<Format>{escape(f)}</Format>" for f in info_formats(service))
+    return f"<GetFeatureInfo>{formats}{dcp}</GetFeatureInfo>"
+
+
+def _style(service: WMSService, name: str, url: str, v13: bool) -> str:
+    """The default style with its LegendURL: a GetLegendGraphic of the layer, with its size."""
+    size = legend_size(service, name)
+    if size is None:
+        return ""  # no legend to be had now: no LegendURL promising one
+    params = {
+        "service": "WMS",
+        "request": "GetLegendGraphic",
+        "version": "1.3.0" if v13 else "1.1.1",
+        "format": "image/png",
+        "layer": name,
+        "style": "default",
+    }
+    if v13:
+        params["sld_version"] = "1.1.0"
+    href = url + urlencode(params)
+    return (
+        "<Style><Name>default</Name><Title>default</Title>"
+        f'<LegendURL width="{size[0]}" height="{size[1]}"><Format>image/png</Format>'
+        f'<OnlineResource {_XLINK} xlink:type="simple" xlink:href={quoteattr(href)}/>'
+        "</LegendURL></Style>"
+    )
 
 
 def _bboxes(service: WMSService, layer: WMSLayer, v13: bool) -> str:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import attrs
 
+from adapters.wms_source import WMSSource
 from domain.config import LayerConf, TileSourceConf, WMSSourceConf
 from domain.coverage import Coverage, union
+from domain.featureinfo import InfoSource, LegendSource
+from domain.source_limits import LimitedSource
 from domain.srs import SRS, srs
 from domain.wms_map import CachedSource, DirectSource, LayerSource, MapLayer, extent
 from entrypoints.bootstrap import AppState
@@ -21,6 +24,9 @@ class WMSLayer:
     children: tuple[WMSLayer, ...]
     map_layers: tuple[MapLayer, ...]
     extent: Coverage | None
+    # The sources GetFeatureInfo asks (empty: not queryable) and the legends it stacks.
+    info_sources: tuple[InfoSource, ...] = ()
+    legends: tuple[LegendSource, ...] = ()
 
 
 def layer_tree(
@@ -30,6 +36,7 @@ def layer_tree(
     abstract = str((conf.md or {}).get("abstract", ""))
     if conf.sources:
         sources = tuple(_layer_source(name, state) for name in conf.sources)
+        wms = [s for name in conf.sources for s in _wms_sources(name, state)]
         layer = WMSLayer(
             conf.name,
             conf.title,
@@ -37,9 +44,15 @@ def layer_tree(
             children,
             (MapLayer(conf.name or conf.title, sources),),
             extent(sources),
+            tuple(s for s in wms if s.featureinfo),
+            (state.legends[conf.name],)
+            if conf.name in state.legends
+            else tuple(s for s in wms if s.has_legend),
         )
     else:
         layer = group_layer(conf.name, conf.title, abstract, children)
+        if conf.name in state.legends:
+            layer = attrs.evolve(layer, legends=(state.legends[conf.name],))
     if conf.name is not None:
         named[conf.name] = layer
     return layer
@@ -54,7 +67,27 @@ def group_layer(
     if extents:
         area = extents[0] if len(extents) == 1 else union(extents)
     drawn = tuple(m for c in children for m in c.map_layers)
-    return WMSLayer(name, title, abstract, children, drawn, area)
+    return WMSLayer(
+        name,
+        title,
+        abstract,
+        children,
+        drawn,
+        area,
+        tuple(s for c in children for s in c.info_sources),
+        tuple(s for c in children for s in c.legends),
+    )
+
+
+def _wms_sources(name: str, state: AppState) -> list[WMSSource]:
+    """The WMS sources behind a layer's source: itself, or a cache's (as MapProxy passes
+    feature info and legend requests through a cache to its sources)."""
+    if name in state.caches:
+        found = list(state.caches[name][0].sources) if state.caches[name] else []
+    else:
+        found = [state.sources[name]]
+    plain = [s.source if isinstance(s, LimitedSource) else s for s in found]
+    return [s for s in plain if isinstance(s, WMSSource)]
 
 
 def _layer_source(name: str, state: AppState) -> LayerSource:

@@ -416,6 +416,11 @@ class MapServer:
         if params.get("REQUEST", "").lower() == "getcapabilities":
             host = headers.get("host", f"{self.host}:{self.port}")
             return _Answer(*capabilities(f"http://{host}{path}", version))
+        operation = params.get("REQUEST", "").lower()
+        if operation == "getfeatureinfo":
+            return _Answer(200, *feature_info(params))
+        if operation == "getlegendgraphic":
+            return _Answer(200, "image/png", encode(legend(params), "image/png"))
         try:
             img, mime = self._image(path, params)
         except MapServerError as exc:
@@ -455,6 +460,44 @@ class MapServer:
         return render(
             tile_bbox(z, x, y, origin), (256, 256), "EPSG:3857", transparent
         ), mime
+
+
+# GetLegendGraphic: a LEGEND_SIZE image in one colour per LAYER (grey for any other layer).
+LEGEND_SIZE = (30, 12)
+LEGEND_COLORS = {"a": (200, 0, 0), "b": (0, 0, 200), "x": (0, 150, 0)}
+
+
+def legend(params: dict[str, str]) -> Image.Image:
+    color = LEGEND_COLORS.get(params.get("LAYER", ""), (128, 128, 128))
+    return Image.new("RGB", LEGEND_SIZE, color)
+
+
+def feature_info(params: dict[str, str]) -> tuple[str, bytes]:
+    """GetFeatureInfo: the queried layers, pixel (X/Y or I/J), SRS, bbox and size, in INFO_FORMAT."""
+    pixel = ("I", "J") if params.get("VERSION") == "1.3.0" else ("X", "Y")
+    fields = {
+        "layers": params.get("QUERY_LAYERS", ""),
+        "x": params.get(pixel[0], ""),
+        "y": params.get(pixel[1], ""),
+        "srs": params.get("CRS") or params.get("SRS", ""),
+        "bbox": params.get("BBOX", ""),
+        "size": f"{params.get('WIDTH', '')}x{params.get('HEIGHT', '')}",
+        "count": params.get("FEATURE_COUNT", ""),
+    }
+    text = " ".join(f"{k}={v}" for k, v in fields.items())
+    mime = params.get("INFO_FORMAT", "text/plain")
+    if mime == "text/html":
+        return (
+            mime,
+            f"<html><head></head><body><p>{escape(text)}</p></body></html>".encode(),
+        )
+    if mime in ("text/xml", "application/vnd.ogc.gml"):
+        attrs_ = " ".join(f'{k}="{escape(v)}"' for k, v in fields.items())
+        return (
+            mime,
+            f'<?xml version="1.0"?>\n<features><feature {attrs_}/></features>\n'.encode(),
+        )
+    return "text/plain", f"{text}\n".encode()
 
 
 def _getmap(params: dict[str, str]) -> tuple[Image.Image, str]:

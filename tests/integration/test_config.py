@@ -194,9 +194,8 @@ def test_a_realistic_mapproxy_config_loads(tmp_path: Path) -> None:
     loaded = load(tmp_path, REALISTIC)
     conf = loaded.conf
     assert loaded.files == (tmp_path / "mapproxy.yaml",)
-    assert loaded.warnings == (
-        "legendurl is not supported yet and is ignored @ $.layers[0].layers[0].legendurl",
-    )
+    assert loaded.warnings == ()
+    assert conf.layers[0].layers[0].legendurl == "http://example.org/legend.png"
     assert conf.services.demo == DemoServiceConf()
     assert conf.services.tms == TMSServiceConf(use_grid_names=True, origin="nw")
     assert conf.services.wmts is not None
@@ -283,11 +282,11 @@ def test_unsupported_services_and_wms_options_are_warnings(tmp_path: Path) -> No
     loaded = load(
         tmp_path,
         "services:\n  ogcapi:\n  wms:\n    srs: ['EPSG:4326']\n"
-        "    featureinfo_types: [text]\n  tms:\n",
+        "    featureinfo_xslt: {}\n  tms:\n",
     )
     assert loaded.warnings == (
         "ogcapi is not supported yet and is ignored @ $.services.ogcapi",
-        "featureinfo_types is not supported yet and is ignored @ $.services.wms.featureinfo_types",
+        "featureinfo_xslt is not supported yet and is ignored @ $.services.wms.featureinfo_xslt",
     )
     assert loaded.conf.services.wms is not None
     assert loaded.conf.services.wms.srs == ("EPSG:4326",)
@@ -472,7 +471,6 @@ def test_unsupported_options_that_can_be_ignored_are_warnings(tmp_path: Path) ->
     assert loaded.warnings == (
         "on_error is not supported yet and is ignored @ $.sources['w'].on_error",
         "refresh_before is not supported yet and is ignored @ $.caches['c'].refresh_before",
-        "legendurl is not supported yet and is ignored @ $.layers[0].legendurl",
     )
 
 

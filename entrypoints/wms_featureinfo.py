@@ -1,0 +1,148 @@
+"""WMS GetFeatureInfo and GetLegendGraphic: parsed, checked, passed to the layers' sources."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from domain import imaging
+from domain.errors import RequestError, SourceError
+from domain.featureinfo import (
+    INFO_TYPES,
+    InfoQuery,
+    InfoSource,
+    feature_info,
+    merge_legends,
+)
+from domain.ports import MapQuery
+from entrypoints.http import Response
+
+if TYPE_CHECKING:
+    from entrypoints.wms import WMSService
+
+
+def info_formats(service: WMSService) -> tuple[str, ...]:
+    """The INFO_FORMATs offered, from `featureinfo_types`."""
+    return tuple(m for t in service.conf.featureinfo_types for m in INFO_TYPES[t])
+
+
+def get_feature_info(
+    service: WMSService, args: dict[str, str], version: str, query: MapQuery
+) -> Response:
+    names = [
+        n.strip()
+        for n in (args.get("query_layers") or args.get("layers", "")).split(",")
+        if n.strip()
+    ]
+    if not names:
+        raise RequestError(
+            "missing parameter QUERY_LAYERS",
+            param="query_layers",
+            code="MissingParameterValue",
+        )
+    sources: list[InfoSource] = []
+    for name in names:
+        layer = service.named.get(name)
+        if layer is None:
+            raise RequestError(
+                f"unknown layer {name!r}", param="query_layers", code="LayerNotDefined"
+            )
+        if not layer.info_sources:
+            raise RequestError(
+                f"layer {name!r} is not queryable",
+                param="query_layers",
+                code="LayerNotQueryable",
+            )
+        sources.extend(s for s in layer.info_sources if s not in sources)
+    offered = info_formats(service)
+    info_format = args.get("info_format", "").strip() or offered[0]
+    if info_format not in offered:
+        raise RequestError(
+            f"unsupported INFO_FORMAT {info_format!r}",
+            param="info_format",
+            code="InvalidFormat",
+        )
+    keys = ("i", "j") if version == "1.3.0" else ("x", "y")
+    pos = (
+        _pixel(args, keys, query.size[0], 0),
+        _pixel(args, keys, query.size[1], 1),
+    )
+    count = args.get("feature_count", "").strip()
+    feature_count = _pixel_count(count) if count else None
+    info = InfoQuery(query.bbox, query.size, query.srs, pos, info_format, feature_count)
+    answer = feature_info(info, tuple(sources))
+    mime = answer.content_type
+    if mime.startswith("text/") and "charset" not in mime:
+        mime += "; charset=utf-8"
+    return Response(200, answer.data, mime)
+
+
+def _pixel(args: dict[str, str], keys: tuple[str, str], limit: int, axis: int) -> int:
+    # 1.3.0 clients sometimes send X/Y and 1.1.1 clients I/J: either is read.
+    other = ("x", "y") if keys[0] == "i" else ("i", "j")
+    value = (args.get(keys[axis]) or args.get(other[axis]) or "").strip()
+    name = keys[axis].upper()
+    if not value:
+        raise RequestError(
+            f"missing parameter {name}", param=keys[axis], code="MissingParameterValue"
+        )
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if not 0 <= number < limit:
+        code = "InvalidPoint" if keys[0] == "i" else "InvalidParameterValue"
+        raise RequestError(
+            f"{name} must be a pixel inside the map (0 to {limit - 1}), got {value!r}",
+            param=keys[axis],
+            code=code,
+        )
+    return number
+
+
+def _pixel_count(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number <= 0:
+        raise RequestError(
+            f"FEATURE_COUNT must be a positive integer, got {value!r}",
+            param="feature_count",
+        )
+    return number
+
+
+def get_legend_graphic(service: WMSService, args: dict[str, str]) -> Response:
+    name = args.get("layer", "").strip()
+    if not name:
+        raise RequestError(
+            "missing parameter LAYER", param="layer", code="MissingParameterValue"
+        )
+    layer = service.named.get(name)
+    if layer is None:
+        raise RequestError(
+            f"unknown layer {name!r}", param="layer", code="LayerNotDefined"
+        )
+    if not layer.legends:
+        raise RequestError(
+            f"layer {name!r} has no legend", param="layer", code="LayerNotDefined"
+        )
+    fmt, options = service.image_format(args.get("format") or "image/png")
+    image = merge_legends([legend.get_legend() for legend in layer.legends])
+    service.legend_sizes[name] = image.size
+    if not fmt.supports_alpha:
+        image = image.convert("RGB")
+    return Response(200, imaging.encode(image, fmt, options), fmt.mime)
+
+
+def legend_size(service: WMSService, name: str) -> tuple[int, int] | None:
+    """The size of a layer's legend for its LegendURL, fetched once; None if it cannot be had."""
+    if name not in service.legend_sizes:
+        try:
+            image = merge_legends(
+                [legend.get_legend() for legend in service.named[name].legends]
+            )
+        except SourceError:
+            return None
+        service.legend_sizes[name] = image.size
+    return service.legend_sizes[name]
