@@ -49,6 +49,8 @@ class WMSService:
     max_pixels: int
     # Legend sizes for capabilities' LegendURLs, by layer name, once fetched.
     legend_sizes: dict[str, tuple[int, int]] = attrs.Factory(dict)
+    # When fetching a layer's legend last failed: capabilities do not wait on it again for a while.
+    legend_failures: dict[str, float] = attrs.Factory(dict)
 
     @classmethod
     def build(cls, state: AppState) -> WMSService:

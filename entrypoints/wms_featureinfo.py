@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from domain import imaging
@@ -135,14 +136,24 @@ def get_legend_graphic(service: WMSService, args: dict[str, str]) -> Response:
     return Response(200, imaging.encode(image, fmt, options), fmt.mime)
 
 
+LEGEND_RETRY = 300.0  # seconds before capabilities try a failed legend again
+
+
 def legend_size(service: WMSService, name: str) -> tuple[int, int] | None:
     """The size of a layer's legend for its LegendURL, fetched once; None if it cannot be had."""
     if name not in service.legend_sizes:
+        # A failed upstream would otherwise hold up every capabilities request by its timeout.
+        if (
+            time.monotonic() - service.legend_failures.get(name, -LEGEND_RETRY)
+            < LEGEND_RETRY
+        ):
+            return None
         try:
             image = merge_legends(
                 [legend.get_legend() for legend in service.named[name].legends]
             )
         except SourceError:
+            service.legend_failures[name] = time.monotonic()
             return None
         service.legend_sizes[name] = image.size
     return service.legend_sizes[name]

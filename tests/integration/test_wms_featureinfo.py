@@ -345,3 +345,20 @@ def test_upstream_failures_are_502_and_not_cached(
         Image.open(io.BytesIO(body)).convert("RGB").getpixel((1, 1))
         == LEGEND_COLORS["a"]
     )
+
+
+def test_a_failing_legend_is_left_out_and_not_waited_for_again(
+    app: TilegateApp, map_server: MapServer
+) -> None:
+    map_server.add_fault(status=500)
+    _, _, body = wms(app, service="WMS", request="GetCapabilities", version="1.1.1")
+    layers = {
+        layer.findtext("Name"): layer
+        for layer in parse_xml(body).iter("Layer")
+        if layer.findtext("Name")
+    }
+    assert layers["both"].find("Style/LegendURL") is None
+    asked = len(map_server.requests)
+    assert asked > 0
+    wms(app, service="WMS", request="GetCapabilities", version="1.1.1")
+    assert len(map_server.requests) == asked  # the failure is remembered
