@@ -8,7 +8,6 @@ from domain.config import (
     CacheBackendConf,
     FileCacheBackendConf,
     GeoPackageBackendConf,
-    GridConf,
     LayerConf,
     MBTilesBackendConf,
     TilegateConf,
@@ -16,7 +15,6 @@ from domain.config import (
     WMSSourceConf,
 )
 from domain.grids import BUILTIN_GRIDS, flatten_grid_conf, grid_from_conf
-from domain.srs import same_srs
 from domain.srs import srs as make_srs
 
 IGNORED, ERROR = "ignored", "error"
@@ -143,10 +141,12 @@ def check_references(conf: TilegateConf, data: dict[object, object]) -> list[str
             if g not in grids
         ]
     errors += _cache_cycles(conf)
-    errors += _cache_limits(conf, grids)
+    errors += _cache_limits(conf)
     for name, source in conf.sources.items():
         if isinstance(source, TileSourceConf) and source.grid not in grids:
             errors.append(f"unknown grid {source.grid!r} @ $.sources[{name!r}].grid")
+        if isinstance(source, WMSSourceConf):
+            errors += _unknown_srs(source, f"$.sources[{name!r}].supported_srs")
     dict_form = isinstance(data.get("layers"), dict)
     for index, layer in enumerate(conf.layers):
         errors += _layer_references(
@@ -173,21 +173,13 @@ def _layer_references(layer: LayerConf, path: str, feeds: set[str]) -> list[str]
     return errors
 
 
-def _cache_limits(conf: TilegateConf, grids: dict[str, GridConf]) -> list[str]:
-    """What a cache asks for that Tilegate cannot do yet, or that cannot work at all."""
+def _cache_limits(conf: TilegateConf) -> list[str]:
+    """What a cache asks for that cannot work at all."""
     errors = []
     for name, cache in conf.caches.items():
-        path = f"$.caches[{name!r}]"
-        for index, source in enumerate(cache.sources):
-            if source in conf.caches:
-                errors.append(
-                    f"caches as sources are not supported yet @ {path}.sources[{index}]"
-                )
-            elif isinstance(wms := conf.sources.get(source), WMSSourceConf):
-                errors += _reprojection_needed(
-                    wms, cache.grids, grids, f"{path}.sources[{index}]"
-                )
-        errors += _one_grid_only(cache.cache, len(cache.grids), f"{path}.cache")
+        errors += _one_grid_only(
+            cache.cache, len(cache.grids), f"$.caches[{name!r}].cache"
+        )
     return errors
 
 
@@ -204,32 +196,14 @@ def _one_grid_only(backend: CacheBackendConf, grid_count: int, path: str) -> lis
     return []
 
 
-def _reprojection_needed(
-    source: WMSSourceConf,
-    grid_names: tuple[str, ...],
-    grids: dict[str, GridConf],
-    path: str,
-) -> list[str]:
-    if not source.supported_srs:
-        return []
-    try:
-        supported = [make_srs(code) for code in source.supported_srs]
-    except ValueError as exc:
-        return [f"{exc} @ {path}"]
+def _unknown_srs(source: WMSSourceConf, path: str) -> list[str]:
+    # A source is asked in these SRSs (and maps reprojected from them): each must be known.
     errors = []
-    for grid_name in grid_names:
-        if grid_name not in grids:
-            continue  # reported as an unknown grid
-        code = flatten_grid_conf(grid_name, grids).srs or "EPSG:900913"
+    for index, code in enumerate(source.supported_srs or ()):
         try:
-            grid_srs = make_srs(code)
-        except ValueError:
-            continue  # reported with the grid
-        if not any(same_srs(grid_srs, s) for s in supported):
-            errors.append(
-                f"grid {grid_name!r} is in {grid_srs.code}, not in the source's supported_srs;"
-                f" reprojection is not supported yet @ {path}"
-            )
+            make_srs(code)
+        except ValueError as exc:
+            errors.append(f"{exc} @ {path}[{index}]")
     return errors
 
 

@@ -95,8 +95,9 @@ class WMSSource:
             # The source's own code for the same CRS (EPSG:3857 for a cache in EPSG:900913).
             matching = [s for s in self.supported_srs if same_srs(query.srs, s)]
             if not matching:
+                # Callers needing another SRS ask through a ReprojectingSource.
                 raise SourceError(
-                    f"reprojection not supported yet: {query.srs} is not in supported_srs ({', '.join(map(str, self.supported_srs))})"
+                    f"{query.srs} is not in supported_srs ({', '.join(map(str, self.supported_srs))})"
                 )
             request_srs = matching[0]
         bbox = query.bbox.as_tuple()

@@ -22,6 +22,7 @@ from adapters.sqlite_cache import sqlite_levels
 from adapters.sqlite_db import LevelFiles
 from adapters.tile_source import TileSource
 from adapters.wms_source import StaticLegend, WMSSource
+from domain.cache_source import CacheSource
 from domain.config import (
     CacheConf,
     DebugSourceConf,
@@ -39,12 +40,15 @@ from domain.config import (
     WMSSourceConf,
 )
 from domain.coverage import coverage_from_conf
+from domain.errors import SourceError
 from domain.formats import image_format
 from domain.grid import Grid
 from domain.grids import resolve_grids
 from domain.imaging import EncodeOptions
-from domain.ports import MapSource, TileCache
+from domain.ports import MapSource, StoredTile, TileCache
+from domain.reprojecting_source import ReprojectingSource
 from domain.source_limits import LimitedSource
+from domain.srs import srs as make_srs
 from domain.tiles import TileSet
 
 T = TypeVar("T")
@@ -91,7 +95,7 @@ def bootstrap(
     here = config_path.parent if config_path is not None else Path.cwd()
     grids = resolve_grids(conf.grids)
     wiring = _Wiring(conf, here, grids, seeding)
-    caches = {name: wiring.tilesets(name, cache) for name, cache in conf.caches.items()}
+    caches = {name: wiring.tilesets(name) for name in conf.caches}
     layers: dict[str, TileLayer] = {}
     for layer in _named_layers(conf.layers):
         # As MapProxy: a layer is tiled when its only source is a cache.
@@ -146,6 +150,7 @@ class _Wiring:
     http: HttpClient = attrs.field(init=False)
     sources: dict[str, MapSource] = attrs.Factory(dict)
     lockers: dict[Path, FcntlLocker] = attrs.Factory(dict)
+    caches: dict[str, tuple[TileSet, ...]] = attrs.Factory(dict)
 
     def __attrs_post_init__(self) -> None:
         # `lock_dir` holds the upstream request slots of `concurrent_requests`.
@@ -159,11 +164,37 @@ class _Wiring:
         return self.here / self.conf.globals.cache.base_dir
 
     def source(self, name: str) -> MapSource:
+        """The source or cache named `name`, as a cache's source."""
         if name not in self.sources:
-            self.sources[name] = _make_source(
-                self.conf.sources[name], self.grids, self.http, self.here, self.seeding
-            )
+            if name in self.conf.caches:
+                # Built on first use, whatever the config order; the config check has
+                # ruled out caches that feed themselves.
+                self.sources[name] = CacheSource(
+                    self.tilesets(name),
+                    read_tile,
+                    self.conf.globals.image.resampling_method,
+                    self.conf.globals.cache.max_tile_limit,
+                )
+            else:
+                self.sources[name] = _make_source(
+                    self.conf.sources[name],
+                    self.grids,
+                    self.http,
+                    self.here,
+                    self.seeding,
+                )
         return self.sources[name]
+
+    def cache_source(self, name: str) -> MapSource:
+        """A cache's source: a WMS with `supported_srs` is asked in one of them and warped."""
+        conf = self.conf.sources.get(name)
+        if isinstance(conf, WMSSourceConf) and conf.supported_srs:
+            return ReprojectingSource(
+                self.source(name),
+                tuple(make_srs(code) for code in conf.supported_srs),
+                self.conf.globals.image.resampling_method,
+            )
+        return self.source(name)
 
     def locker(self, cache: CacheConf) -> FcntlLocker:
         """Meta-tile locks: in `tile_lock_dir`, else in `tile_locks` beside the cache's tiles."""
@@ -202,14 +233,20 @@ class _Wiring:
             ),
         )
 
-    def tilesets(self, name: str, cache: CacheConf) -> tuple[TileSet, ...]:
+    def tilesets(self, name: str) -> tuple[TileSet, ...]:
+        if name not in self.caches:
+            self.caches[name] = self._tilesets(name, self.conf.caches[name])
+        return self.caches[name]
+
+    def _tilesets(self, name: str, cache: CacheConf) -> tuple[TileSet, ...]:
         g = self.conf.globals.cache
+        sources = tuple(self.cache_source(s) for s in cache.sources)
         return tuple(
             TileSet(
                 name=f"{name}_{grid_name}",
                 grid=self.grids[grid_name],
                 cache=self.store(name, cache, self.grids[grid_name]),
-                sources=tuple(self.source(s) for s in cache.sources),
+                sources=sources,
                 format=image_format(cache.format),
                 request_format=image_format(cache.request_format or cache.format),
                 locker=self.locker(cache),
@@ -228,6 +265,16 @@ class _Wiring:
             )
             for grid_name in cache.grids
         )
+
+
+def read_tile(tile: StoredTile) -> bytes:
+    """A stored tile's bytes; a tile file removed meanwhile is an error, never a crash."""
+    if tile.data is not None:
+        return tile.data
+    try:
+        return Path(str(tile.path)).read_bytes()
+    except OSError as exc:
+        raise SourceError(f"cannot read tile {tile.coord}: {exc}") from exc
 
 
 def http_client(timeout: float | None = None) -> HttpClient:

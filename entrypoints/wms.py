@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import attrs
 
@@ -11,9 +10,9 @@ from adapters import logs
 from domain import imaging
 from domain.bbox import Bbox
 from domain.config import WMSServiceConf
-from domain.errors import ConfigValueError, RequestError, SourceError, TilegateError
+from domain.errors import ConfigValueError, RequestError, TilegateError
 from domain.formats import ImageFormat, find_format
-from domain.ports import MapQuery, StoredTile
+from domain.ports import MapQuery
 from domain.srs import SRS, same_srs, srs
 from domain.wms_map import (
     MapLayer,
@@ -22,7 +21,7 @@ from domain.wms_map import (
     parse_color,
     render_map,
 )
-from entrypoints.bootstrap import AppState
+from entrypoints.bootstrap import AppState, read_tile
 from entrypoints.http import Request, Response
 from entrypoints.ogc import unknown_operation
 from entrypoints.wms_capabilities import capabilities
@@ -254,16 +253,6 @@ class WMSService:
             bgcolor = "0xFFFFFF"
         transparent = args.get("transparent", "").lower() == "true"
         return ErrorStyle(version, kind, size, fmt, bgcolor, transparent)
-
-
-def read_tile(tile: StoredTile) -> bytes:
-    """A stored tile's bytes; a tile file removed meanwhile is an error, never a crash."""
-    if tile.data is not None:
-        return tile.data
-    try:
-        return Path(str(tile.path)).read_bytes()
-    except OSError as exc:
-        raise SourceError(f"cannot read tile {tile.coord}: {exc}") from exc
 
 
 def _key(version: str) -> tuple[int, ...]:

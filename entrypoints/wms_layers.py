@@ -8,6 +8,7 @@ from adapters.wms_source import WMSSource
 from domain.config import LayerConf, TileSourceConf, WMSSourceConf
 from domain.coverage import Coverage, union
 from domain.featureinfo import InfoSource, LegendSource
+from domain.reprojecting_source import ReprojectingSource
 from domain.source_limits import LimitedSource
 from domain.srs import SRS, srs
 from domain.wms_map import CachedSource, DirectSource, LayerSource, MapLayer, extent
@@ -86,7 +87,8 @@ def _wms_sources(name: str, state: AppState) -> list[WMSSource]:
         found = list(state.caches[name][0].sources) if state.caches[name] else []
     else:
         found = [state.sources[name]]
-    plain = [s.source if isinstance(s, LimitedSource) else s for s in found]
+    plain = [s.source if isinstance(s, ReprojectingSource) else s for s in found]
+    plain = [s.source if isinstance(s, LimitedSource) else s for s in plain]
     return [s for s in plain if isinstance(s, WMSSource)]
 
 

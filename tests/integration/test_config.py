@@ -531,7 +531,7 @@ def test_caches_that_feed_each_other_in_a_circle_are_an_error(tmp_path: Path) ->
     assert "caches form a cycle: a -> b -> a @ $.caches['b'].sources[0]" in found
 
 
-def test_what_a_cache_asks_for_that_cannot_be_served_yet_is_an_error(
+def test_caches_from_caches_and_sources_needing_reprojection_load(
     tmp_path: Path,
 ) -> None:
     assert problems(
@@ -540,17 +540,16 @@ def test_what_a_cache_asks_for_that_cannot_be_served_yet_is_an_error(
         sources:
           w: {type: wms, req: {url: 'http://x/', layers: a}, supported_srs: ['EPSG:4326']}
           m: {type: wms, req: {url: 'http://x/', layers: a}, supported_srs: ['EPSG:3857']}
+          bad: {type: wms, req: {url: 'http://x/', layers: a}, supported_srs: ['EPSG:3857', 'EPSG:0']}
         caches:
           base: {sources: [m], grids: [GLOBAL_MERCATOR]}
-          on_top: {sources: [base], grids: [GLOBAL_MERCATOR]}
+          on_top: {sources: [base], grids: [GLOBAL_GEODETIC]}
           projected: {sources: [w], grids: [GLOBAL_GEODETIC, GLOBAL_WEBMERCATOR]}
           shared: {sources: [m], grids: [GLOBAL_MERCATOR, GLOBAL_WEBMERCATOR], cache: {directory: /x}}
         """,
     ) == [
-        "caches as sources are not supported yet @ $.caches['on_top'].sources[0]",
-        "grid 'GLOBAL_WEBMERCATOR' is in EPSG:3857, not in the source's supported_srs;"
-        " reprojection is not supported yet @ $.caches['projected'].sources[0]",
         "one directory cannot hold several grids @ $.caches['shared'].cache.directory",
+        "unknown SRS 'EPSG:0' @ $.sources['bad'].supported_srs[1]",
     ]
 
 

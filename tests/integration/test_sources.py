@@ -165,7 +165,7 @@ def test_wms_refuses_srs_outside_supported_srs_without_a_request(
 ) -> None:
     source = wms(f"{map_server.url}/service", http, supported_srs=("EPSG:4326",))
 
-    with pytest.raises(SourceError, match="reprojection not supported yet"):
+    with pytest.raises(SourceError, match="is not in supported_srs"):
         source.get_map(MapQuery(EUROPE_3857, (64, 64), srs("EPSG:3857")))
     source.get_map(MapQuery(Bbox(0, 0, 10, 10), (64, 64), srs("EPSG:4326")))
 
