@@ -32,7 +32,6 @@ NOT_SUPPORTED: dict[str, dict[str, str]] = {
     "globals": {"mapserver": IGNORED, "renderd": IGNORED, "srs": IGNORED},
     "grid": {"align_resolutions_with": ERROR},
     "source": {
-        "image": IGNORED,
         "on_error": IGNORED,
         "forward_req_params": IGNORED,
         "min_scale": ERROR,
@@ -53,10 +52,6 @@ NOT_SUPPORTED: dict[str, dict[str, str]] = {
     "layer": {
         "wmts_kvp_legendurl": IGNORED,
         "wmts_rest_legendurl": IGNORED,
-        "min_res": IGNORED,
-        "max_res": IGNORED,
-        "min_scale": IGNORED,
-        "max_scale": IGNORED,
         "nominal_scale": IGNORED,
         "tile_sources": ERROR,
         "dimensions": ERROR,

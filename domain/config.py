@@ -12,6 +12,7 @@ from typing import Any, Literal
 import attrs
 
 from domain.errors import ConfigValueError
+from domain.res_range import res_range
 
 Number = float | int
 BboxConf = tuple[float, float, float, float]
@@ -88,6 +89,20 @@ class CoverageConf:
     clip: bool = False
 
 
+def _opacity(
+    instance: object, attribute: attrs.Attribute[Any], value: float | None
+) -> None:
+    if value is not None and not 0 <= value <= 1:
+        raise ConfigValueError(f"opacity must be between 0 and 1, got {value}")
+
+
+@attrs.frozen
+class SourceImageConf:
+    """A source's `image:` options; `opacity` fades its image where it is merged with others."""
+
+    opacity: float | None = attrs.field(default=None, validator=_opacity)
+
+
 @attrs.frozen
 class WMSSourceConf:
     """A `type: wms` source; `req` holds the WMS parameters passed upstream, `url` among them."""
@@ -104,6 +119,7 @@ class WMSSourceConf:
     wms_opts: dict[str, ScalarParam] | None = None
     transparent: bool | None = None
     seed_only: bool = False
+    image: SourceImageConf | None = None
 
     def __attrs_post_init__(self) -> None:
         for key in ("url", "layers"):
@@ -126,6 +142,7 @@ class TileSourceConf:
     concurrent_requests: int = attrs.field(default=0, validator=_non_negative)
     http: HttpConf | None = None
     seed_only: bool = False
+    image: SourceImageConf | None = None
 
 
 @attrs.frozen
@@ -268,6 +285,14 @@ class LayerConf:
     md: dict[str, object] | None = None
     # A legend image (http(s) or file:// URL) used instead of the sources' legends.
     legendurl: str | None = None
+    # Where the layer is drawn: resolutions (m/px) or scale denominators, not both.
+    min_res: float | None = None
+    max_res: float | None = None
+    min_scale: float | None = None
+    max_scale: float | None = None
+
+    def __attrs_post_init__(self) -> None:
+        res_range(self.min_res, self.max_res, self.min_scale, self.max_scale)
 
 
 @attrs.frozen
@@ -287,13 +312,42 @@ class GlobalsCacheConf:
     sqlite_wal: bool | None = None
 
 
+def _jpeg_quality(
+    instance: object, attribute: attrs.Attribute[Any], value: int | None
+) -> None:
+    if value is not None and not 1 <= value <= 100:
+        raise ConfigValueError(f"jpeg_quality must be 1 to 100, got {value}")
+
+
+@attrs.frozen
+class EncodingOptionsConf:
+    """An image format's `encoding_options`."""
+
+    jpeg_quality: int | None = attrs.field(default=None, validator=_jpeg_quality)
+    quantizer: Literal["fastoctree", "mediancut"] | None = None
+
+
+@attrs.frozen
+class ImageFormatConf:
+    """A `globals.image.formats` entry: a format name (as WMS offers it) and how it is encoded.
+
+    `format` is the real format (`image/png`, `image/jpeg`, `mixed`; default: the entry's name);
+    `colors: 0` writes full-colour PNG, any other count paletted PNG.
+    """
+
+    format: str | None = None
+    colors: int | None = attrs.field(default=None, validator=_non_negative)
+    encoding_options: EncodingOptionsConf = attrs.Factory(EncodingOptionsConf)
+
+
 @attrs.frozen
 class GlobalsImageConf:
     resampling_method: Literal["nearest", "bilinear", "bicubic"] = "bicubic"
     paletted: bool = True
     stretch_factor: float = 1.15
     max_shrink_factor: float = 4.0
-    jpeg_quality: int | None = None
+    jpeg_quality: int | None = attrs.field(default=None, validator=_jpeg_quality)
+    formats: dict[str, ImageFormatConf] = attrs.Factory(dict)
 
 
 @attrs.frozen

@@ -25,6 +25,10 @@ _FORMATS = (
     ImageFormat("image/tiff", "tiff", "TIFF"),
     ImageFormat("image/webp", "webp", "WEBP"),
 )
+# MapProxy's `mixed`: PNG where the image has transparency, JPEG where it is opaque. Not a
+# format of its own (no file is ever written as it), so not found by name below.
+MIXED = ImageFormat("mixed", "mixed", "MIXED")
+
 _BY_NAME = (
     {f.mime: f for f in _FORMATS}
     | {f.ext: f for f in _FORMATS}

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import io
 import warnings
+from typing import Literal
 
 import attrs
 import numpy as np
 from PIL import Image
 
 from domain.errors import SourceError
-from domain.formats import ImageFormat
+from domain.formats import MIXED, ImageFormat, image_format
+
+Quantizer = Literal["fastoctree", "mediancut"]
 
 
 @attrs.frozen
@@ -19,6 +22,8 @@ class EncodeOptions:
 
     paletted: bool = True
     jpeg_quality: int = 90
+    # How a PNG with more than 256 colours is reduced; mediancut only where it is opaque.
+    quantizer: Quantizer = "fastoctree"
 
 
 def decode(data: bytes, size: tuple[int, int]) -> Image.Image:
@@ -68,24 +73,57 @@ def single_color(img: Image.Image) -> tuple[int, ...] | None:
     return tuple(color) if isinstance(color, tuple) else (int(color),)
 
 
+def with_opacity(img: Image.Image, opacity: float) -> Image.Image:
+    """img faded: its alpha multiplied by opacity (0 transparent, 1 unchanged)."""
+    if opacity >= 1:
+        return img
+    rgba = img.convert("RGBA")
+    alpha = rgba.getchannel("A").point(lambda a: round(a * opacity))
+    rgba.putalpha(alpha)
+    return rgba
+
+
+def has_transparency(img: Image.Image) -> bool:
+    """Whether any pixel of img is not fully opaque."""
+    if img.mode == "P" or "transparency" in img.info:
+        img = img.convert("RGBA")
+    if "A" not in img.getbands():
+        return False
+    return img.getchannel("A").getextrema()[0] < 255  # type: ignore[operator]
+
+
+def concrete_format(img: Image.Image, fmt: ImageFormat) -> ImageFormat:
+    """The format img is written in: `mixed` becomes PNG or JPEG by its transparency."""
+    if fmt != MIXED:
+        return fmt
+    return _PNG if has_transparency(img) else _JPEG
+
+
+_PNG, _JPEG = image_format("image/png"), image_format("image/jpeg")
+
+
 def encode(img: Image.Image, fmt: ImageFormat, opts: EncodeOptions) -> bytes:
     out = io.BytesIO()
+    fmt = concrete_format(img, fmt)
     if fmt.pil_name == "JPEG":
         img.convert("RGB").save(out, "JPEG", quality=opts.jpeg_quality)
     elif fmt.pil_name == "PNG" and opts.paletted:
-        _to_palette(img).save(out, "PNG", optimize=False)
+        _to_palette(img, opts.quantizer).save(out, "PNG", optimize=False)
     else:
         img.save(out, fmt.pil_name)
     return out.getvalue()
 
 
-def _to_palette(img: Image.Image) -> Image.Image:
+def _to_palette(img: Image.Image, quantizer: Quantizer) -> Image.Image:
     """An 8-bit image: exact where the image has at most 256 colours, quantised otherwise."""
     if img.mode == "P":
         return img
     rgba = img.convert("RGBA")
     colors = rgba.getcolors(256)
     if colors is None:
+        # Pillow's median cut cannot keep alpha: images with transparency use the octree.
+        if quantizer == "mediancut" and not has_transparency(rgba):
+            return rgba.convert("RGB").quantize(256, method=Image.Quantize.MEDIANCUT)
         return rgba.quantize(256, method=Image.Quantize.FASTOCTREE)
     palette = [
         c for _, c in colors if isinstance(c, tuple)

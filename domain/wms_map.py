@@ -19,6 +19,7 @@ from domain.coverage import Coverage, bbox_coverage, union
 from domain.errors import ConfigValueError, RequestError, SourceError
 from domain.ports import MapQuery, MapSource
 from domain.render import TileReader, render_from_cache
+from domain.res_range import ResRange
 from domain.source_limits import LimitedSource
 from domain.srs import SRS, same_srs, srs, transform_bbox
 from domain.tiles import TileSet
@@ -40,6 +41,8 @@ class DirectSource:
 
     source: MapSource
     supported_srs: tuple[SRS, ...] | None = None
+    # The source's `image.opacity`: its image faded before it is merged with the others.
+    opacity: float | None = None
 
 
 LayerSource = CachedSource | DirectSource
@@ -47,10 +50,18 @@ LayerSource = CachedSource | DirectSource
 
 @attrs.frozen
 class MapLayer:
-    """A named layer as WMS renders it: its sources, bottom first."""
+    """A named layer as WMS renders it: its sources, bottom first, drawn where each of
+    `res_ranges` (its own, its groups') contains the map's resolution."""
 
     name: str
     sources: tuple[LayerSource, ...]
+    res_ranges: tuple[ResRange, ...] = ()
+
+    def visible(self, query: MapQuery) -> bool:
+        """Whether the layer is drawn in a map of query's scale."""
+        return all(
+            r.contains(query.bbox, query.size, query.srs) for r in self.res_ranges
+        )
 
 
 @attrs.frozen
@@ -70,9 +81,14 @@ def render_map(
     images: list[Image.Image] = []
     errors: list[SourceError] = []
     for layer in layers:
+        if not layer.visible(query):
+            continue  # left out, as if it had drawn nothing
         for source in layer.sources:
             try:
-                images.append(_render_source(query, source, read, options))
+                image = _render_source(query, source, read, options)
+                if isinstance(source, DirectSource) and source.opacity is not None:
+                    image = imaging.with_opacity(image, source.opacity)
+                images.append(image)
             except SourceError as exc:
                 if options.on_source_errors == "raise":
                     raise

@@ -44,7 +44,7 @@ from domain.errors import SourceError
 from domain.formats import image_format
 from domain.grid import Grid
 from domain.grids import resolve_grids
-from domain.imaging import EncodeOptions
+from domain.image_options import encode_options
 from domain.ports import MapSource, StoredTile, TileCache
 from domain.reprojecting_source import ReprojectingSource
 from domain.source_limits import LimitedSource
@@ -261,7 +261,7 @@ class _Wiring:
                     cache.link_single_color_images, g.link_single_color_images
                 ),
                 lock_timeout=g.lock_timeout,
-                encode_options=EncodeOptions(paletted=self.conf.globals.image.paletted),
+                encode_options=encode_options(cache.format, self.conf.globals.image),
             )
             for grid_name in cache.grids
         )

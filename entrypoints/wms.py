@@ -11,7 +11,8 @@ from domain import imaging
 from domain.bbox import Bbox
 from domain.config import WMSServiceConf
 from domain.errors import ConfigValueError, RequestError, TilegateError
-from domain.formats import ImageFormat, find_format
+from domain.formats import ImageFormat
+from domain.image_options import encode_options, format_conf, resolve_format
 from domain.ports import MapQuery
 from domain.srs import SRS, same_srs, srs
 from domain.wms_map import (
@@ -144,6 +145,9 @@ class WMSService:
             ),
         )
         image = finish(image, transparent and fmt.supports_alpha, bgcolor)
+        # `mixed` answers PNG or JPEG by the map's transparency, with that type (not
+        # MapProxy's made-up image/mixed, which no client can decode by).
+        fmt = imaging.concrete_format(image, fmt)
         return Response(200, imaging.encode(image, fmt, options), fmt.mime)
 
     def map_query(self, args: dict[str, str], version: str) -> MapQuery:
@@ -210,21 +214,24 @@ class WMSService:
 
     def _format(self, name: str) -> tuple[ImageFormat, imaging.EncodeOptions]:
         """The output format and how to encode it (`mode=8bit` or `png8` is paletted PNG)."""
+        image = self.state.conf.globals.image
         lowered = name.strip().lower().replace(" ", "")
-        eight_bit = lowered in ("png8", "image/png8") or lowered.endswith("mode=8bit")
-        fmt = PNG if eight_bit else find_format(name)
-        offered = {find_format(f) for f in self.conf.image_formats} - {None}
+        custom = format_conf(name, image) is not None
+        eight_bit = not custom and (
+            lowered in ("png8", "image/png8") or lowered.endswith("mode=8bit")
+        )
+        fmt = PNG if eight_bit else resolve_format(name, image)
+        offered = {resolve_format(f, image) for f in self.conf.image_formats} - {None}
         if fmt is None or (self.conf.strict and fmt not in offered):
             raise RequestError(
                 f"unsupported format {name!r}", param="format", code="InvalidFormat"
             )
-        paletted = self.state.conf.globals.image.paletted
+        options = encode_options(name, image)
         if eight_bit:
-            paletted = True
-        elif "mode=" in lowered:
-            paletted = False  # mode=24bit or 32bit
-        quality = self.state.conf.globals.image.jpeg_quality or 90
-        return fmt, imaging.EncodeOptions(paletted=paletted, jpeg_quality=quality)
+            options = attrs.evolve(options, paletted=True)
+        elif "mode=" in lowered and not custom:
+            options = attrs.evolve(options, paletted=False)  # mode=24bit or 32bit
+        return fmt, options
 
     def _error_style(self, args: dict[str, str], version: str) -> ErrorStyle:
         """What the request asks for its errors, read without failing on bad values."""

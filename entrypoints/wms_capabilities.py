@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 from xml.sax.saxutils import escape, quoteattr
 
 from domain.formats import find_format
+from domain.res_range import ResRange
 from domain.srs import srs
 from domain.wms_map import extent_bbox
 from entrypoints.http import PROXY_VARY, Request, Response
@@ -120,9 +121,25 @@ def _layer(
         parts.append(_bboxes(service, layer, v13))
     if layer.name is not None and layer.legends:
         parts.append(_style(service, layer.name, url, v13))
+    if layer.res_range is not None:
+        parts.append(_scales(layer.res_range, v13))
     parts += [_layer(service, child, v13, url) for child in layer.children]
     parts.append("</Layer>\n")
     return "".join(parts)
+
+
+def _scales(limits: ResRange, v13: bool) -> str:
+    """Where the layer is drawn: scale denominators (1.3.0) or pixel diagonals in m (1.1.1)."""
+    if v13:
+        low, high = limits.scale_denominators()
+        return (
+            f"<MinScaleDenominator>{_num(low)}</MinScaleDenominator>" if low else ""
+        ) + (f"<MaxScaleDenominator>{_num(high)}</MaxScaleDenominator>" if high else "")
+    low, high = limits.scale_hint()
+    attributes = (f' min="{_num(low)}"' if low else "") + (
+        f' max="{_num(high)}"' if high else ""
+    )
+    return f"<ScaleHint{attributes}/>"
 
 
 def _featureinfo(service: WMSService, dcp: str) -> str:

@@ -46,10 +46,9 @@ def exception(error: TilegateError, style: ErrorStyle) -> Response:
         image = finish(
             image, style.transparent and style.format.supports_alpha, style.bgcolor
         )
-        data = imaging.encode(
-            image, style.format, imaging.EncodeOptions(paletted=False)
-        )
-        return Response(status, data, style.format.mime)
+        fmt = imaging.concrete_format(image, style.format)
+        data = imaging.encode(image, fmt, imaging.EncodeOptions(paletted=False))
+        return Response(status, data, fmt.mime)
     attr = f' code="{escape(code)}"' if code != "NoApplicableCode" else ""
     message = escape(str(error))
     if style.version == "1.3.0":

@@ -133,6 +133,7 @@ def get_legend_graphic(service: WMSService, args: dict[str, str]) -> Response:
     service.legend_sizes[name] = image.size
     if not fmt.supports_alpha:
         image = image.convert("RGB")
+    fmt = imaging.concrete_format(image, fmt)
     return Response(200, imaging.encode(image, fmt, options), fmt.mime)
 
 

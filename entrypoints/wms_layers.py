@@ -9,6 +9,7 @@ from domain.config import LayerConf, TileSourceConf, WMSSourceConf
 from domain.coverage import Coverage, union
 from domain.featureinfo import InfoSource, LegendSource
 from domain.reprojecting_source import ReprojectingSource
+from domain.res_range import ResRange, res_range
 from domain.source_limits import LimitedSource
 from domain.srs import SRS, srs
 from domain.wms_map import CachedSource, DirectSource, LayerSource, MapLayer, extent
@@ -28,6 +29,8 @@ class WMSLayer:
     # The sources GetFeatureInfo asks (empty: not queryable) and the legends it stacks.
     info_sources: tuple[InfoSource, ...] = ()
     legends: tuple[LegendSource, ...] = ()
+    # The layer's own min/max res or scale, advertised in capabilities.
+    res_range: ResRange | None = None
 
 
 def layer_tree(
@@ -35,6 +38,7 @@ def layer_tree(
 ) -> WMSLayer:
     children = tuple(layer_tree(child, state, named) for child in conf.layers)
     abstract = str((conf.md or {}).get("abstract", ""))
+    own = res_range(conf.min_res, conf.max_res, conf.min_scale, conf.max_scale)
     if conf.sources:
         sources = tuple(_layer_source(name, state) for name in conf.sources)
         wms = [s for name in conf.sources for s in _wms_sources(name, state)]
@@ -43,15 +47,23 @@ def layer_tree(
             conf.title,
             abstract,
             children,
-            (MapLayer(conf.name or conf.title, sources),),
+            (MapLayer(conf.name or conf.title, sources, (own,) if own else ()),),
             extent(sources),
             tuple(s for s in wms if s.featureinfo),
             (state.legends[conf.name],)
             if conf.name in state.legends
             else tuple(s for s in wms if s.has_legend),
+            res_range=own,
         )
     else:
         layer = group_layer(conf.name, conf.title, abstract, children)
+        if own is not None:
+            # A group's range also limits every layer drawn through it.
+            drawn = tuple(
+                attrs.evolve(m, res_ranges=(own, *m.res_ranges))
+                for m in layer.map_layers
+            )
+            layer = attrs.evolve(layer, map_layers=drawn, res_range=own)
         if conf.name in state.legends:
             layer = attrs.evolve(layer, legends=(state.legends[conf.name],))
     if conf.name is not None:
@@ -101,4 +113,7 @@ def _layer_source(name: str, state: AppState) -> LayerSource:
         supported = tuple(srs(code) for code in conf.supported_srs)
     elif isinstance(conf, TileSourceConf):
         supported = (state.grids[conf.grid].srs,)
-    return DirectSource(state.sources[name], supported)
+    opacity = None
+    if isinstance(conf, WMSSourceConf | TileSourceConf) and conf.image is not None:
+        opacity = conf.image.opacity
+    return DirectSource(state.sources[name], supported, opacity)
