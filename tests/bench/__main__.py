@@ -16,7 +16,7 @@ def parse_args(argv: list[str] | None) -> Options:
     parser = argparse.ArgumentParser(
         prog="python -m tests.bench",
         description="Serve one mapproxy.yaml with Tilegate and MapProxy (and a floor app) under the same gunicorn "
-        "and compare start-up, seeding, cached tiles, cache misses and conditional requests, and the same behind nginx (with the fast path). See docs/benchmark.md.",
+        "and compare start-up, seeding, cached tiles, cache misses, conditional requests and WMS GetMap, and the same behind nginx (with the fast path). See docs/benchmark.md.",
     )
     parser.add_argument(
         "--quick",
@@ -48,6 +48,11 @@ def parse_args(argv: list[str] | None) -> Options:
         "--startup-runs",
         type=int,
         help="fresh interpreters per server for the start-up scenario (default 7, --quick 3)",
+    )
+    parser.add_argument(
+        "--wms-requests",
+        type=int,
+        help="WMS GetMap requests per case and server (default 24, --quick 12)",
     )
     parser.add_argument(
         "--workers",
@@ -114,6 +119,7 @@ def parse_args(argv: list[str] | None) -> Options:
         worker_classes=worker_classes,
         threads=args.threads,
         wrk_threads=args.wrk_threads,
+        wms_requests=args.wms_requests or (12 if args.quick else 24),
     )
     if not (
         1 <= options.rounds <= 20
@@ -121,9 +127,11 @@ def parse_args(argv: list[str] | None) -> Options:
         and 1 <= options.miss_metas <= 64
         and 1 <= options.startup_runs <= 50
         and 1 <= options.threads <= 64
+        and 1 <= options.wms_requests <= 1000
     ):
         parser.error(
-            "--rounds 1..20, --seconds 1..120, --miss-metas 1..64, --startup-runs 1..50, --threads 1..64"
+            "--rounds 1..20, --seconds 1..120, --miss-metas 1..64, --startup-runs 1..50, --threads 1..64,"
+            " --wms-requests 1..1000"
         )
     return options
 

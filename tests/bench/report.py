@@ -31,6 +31,10 @@ NGINX_GOAL_RATIO = 0.5
 # each concurrency, and its run at most this share longer than the source alone needs.
 SEED_GOAL_RATIO = 1.3
 SEED_GOAL_OVERHEAD = 0.15
+# The issue's goals for WMS GetMap: Tilegate's median latency at most this share of MapProxy's,
+# and its PSNR at least MapProxy's and at least this many dB, in every case.
+WMS_GOAL_RATIO = 0.7
+WMS_GOAL_PSNR = 25.0
 
 
 @attrs.frozen
@@ -59,6 +63,13 @@ class MissResult:
     upstream_per_meta: float
     failed: int
     cpu_ms_per_tile: float | None
+
+
+@attrs.frozen
+class WmsResult:
+    median_ms: float
+    psnr_db: float  # of the first measured answer against the map server's own image
+    requests: int
 
 
 @attrs.frozen
@@ -91,6 +102,11 @@ class Results:
     startup: dict[str, dict[str, list[StartupResult]]] = attrs.Factory(dict)
     nginx: dict[str, dict[str, list[CachedResult]]] = attrs.Factory(dict)
     seeding: dict[str, dict[str, list[SeedResult]]] = attrs.Factory(dict)
+    wms: dict[str, dict[str, WmsResult]] = attrs.Factory(dict)
+    wms_upstream: int = 0  # upstream requests while WMS was measured (should be none)
+
+    def add_wms(self, key: str, server: str, result: WmsResult) -> None:
+        self.wms.setdefault(key, {})[server] = result
 
     def add_seeding(self, key: str, server: str, result: SeedResult) -> None:
         self.seeding.setdefault(key, {}).setdefault(server, []).append(result)
@@ -121,6 +137,10 @@ class Results:
                 for k, v in self.misses.items()
             },
             "statuses": self.statuses,
+            "wms": {
+                k: {s: attrs.asdict(r) for s, r in v.items()}
+                for k, v in self.wms.items()
+            },
             "startup": {
                 k: {s: [attrs.asdict(r) for r in rs] for s, rs in v.items()}
                 for k, v in self.startup.items()
@@ -255,6 +275,48 @@ def _seeding_rows(
     return rows
 
 
+def _wms_rows(results: Results, notes: list[str]) -> list[str]:
+    """Per case the median latency and PSNR; one note per goal over all cases."""
+    rows: list[str] = []
+    slow, blurred = [], []
+    tg, mp = "Tilegate", "MapProxy"
+    for key, per_server in results.wms.items():
+        ms = {s: r.median_ms for s, r in per_server.items()}
+        db = {s: r.psnr_db for s, r in per_server.items()}
+        rows += [_row(key, "median ms", ms), _row("", "PSNR dB", db)]
+        if tg in ms and mp in ms and ms[tg] > WMS_GOAL_RATIO * ms[mp]:
+            slow.append(
+                f"{key} ({ms[tg]:.1f} vs {ms[mp]:.1f} ms = {ms[tg] / ms[mp]:.2f}x)"
+            )
+        if tg in db and (db[tg] < WMS_GOAL_PSNR or db[tg] < db.get(mp, 0.0)):
+            blurred.append(f"{key} ({db[tg]:.1f} vs {db.get(mp, 0.0):.1f} dB)")
+    if results.wms and all(tg in v and mp in v for v in results.wms.values()):
+        ratios = [v[tg].median_ms / v[mp].median_ms for v in results.wms.values()]
+        notes.append(
+            f"WMS: goal Tilegate's latency <= {WMS_GOAL_RATIO}x MapProxy's in every case: "
+            + (
+                f"MISSED in {len(slow)}: {'; '.join(slow)}"
+                if slow
+                else f"met (worst {max(ratios):.2f}x)"
+            )
+        )
+    if results.wms and all(tg in v for v in results.wms.values()):
+        worst = min(v[tg].psnr_db for v in results.wms.values())
+        notes.append(
+            f"WMS: goal Tilegate's PSNR >= MapProxy's and >= {WMS_GOAL_PSNR:.0f} dB in every case: "
+            + (
+                f"MISSED in {len(blurred)}: {'; '.join(blurred)}"
+                if blurred
+                else f"met (lowest {worst:.1f} dB)"
+            )
+        )
+    if results.wms_upstream:
+        notes.append(
+            f"WMS: {results.wms_upstream} upstream requests while measuring (the cache should answer all)"
+        )
+    return rows
+
+
 def _cached_rows(
     key: str,
     per_server: dict[str, list[CachedResult]],
@@ -346,6 +408,7 @@ def render(results: Results, rounds: int) -> str:
                 )
     for key, per_seeder in results.seeding.items():
         lines += _seeding_rows(key, per_seeder, notes)
+    lines += _wms_rows(results, notes)
     for key, statuses in results.statuses.items():
         lines.append(_row(key, "status", {}, statuses))
     lines.append("-" * len(header))
@@ -364,6 +427,12 @@ def render(results: Results, rounds: int) -> str:
             f"median of {rounds} round(s); ratios are left/right of the medians: above 1 is better for req/s and"
             " tiles/s, worse for ms and CPU (CPU: all of the server's gunicorn processes, the steadiest number"
             " on a busy machine)"
+        )
+    if results.wms:
+        lines.append(
+            "WMS: GetMap 1.1.1 PNG from each server's cache (filled before), the median of sequential"
+            " requests taking turns; PSNR = RGB against the true picture (the map server's EPSG:3857"
+            " image, warped exactly into the SRS asked for) over the pixels inside the world"
         )
     if results.seeding:
         lines.append(

@@ -17,6 +17,7 @@ from tests.bench import (
     seed_scenario,
     seeding,
     startup,
+    wms_scenario,
     workload,
 )
 from tests.bench.processes import (
@@ -42,8 +43,8 @@ SERVICES = ("tms", "wmts")
 MISS_CONCURRENCY = 8
 
 # Scenarios in the order they run; `--only` picks some.
-SCENARIOS = ("startup", "seeding", "cached", "misses", "conditional", "nginx")
-SERVED = ("cached", "misses", "conditional", "nginx")  # they need the gunicorns
+SCENARIOS = ("startup", "seeding", "cached", "misses", "conditional", "nginx", "wms")
+SERVED = ("cached", "misses", "conditional", "nginx", "wms")  # they need the gunicorns
 ROUNDS = ("cached", "misses", "nginx")  # measured in the interleaved rounds
 
 
@@ -61,6 +62,7 @@ class Options:
     worker_classes: tuple[str, ...]
     threads: int
     wrk_threads: int
+    wms_requests: int
 
 
 @attrs.define
@@ -110,6 +112,8 @@ class Bench:
                         self._round(round_no)
                 if self.wants("conditional"):
                     self._conditional()
+                if self.wants("wms"):
+                    self._wms()
         finally:
             self.procs.stop_all()
         (BENCH_DIR / "last-results.json").write_text(
@@ -336,6 +340,22 @@ class Bench:
             )
         if line:
             self.say(f"  {key:<34} " + " | ".join(line))
+
+    def _wms(self) -> None:
+        """WMS GetMap through the first worker class of each cache."""
+        assert self.upstream is not None
+        first_class = self.options.worker_classes[0]
+        wms_scenario.run(
+            {
+                n: self.servers[n, first_class]
+                for n in CACHES
+                if (n, first_class) in self.servers
+            },
+            self.upstream.url,
+            self.options.wms_requests,
+            self.results,
+            self.say,
+        )
 
     def _conditional(self) -> None:
         tile = workload.cached_tiles()[0]

@@ -13,17 +13,21 @@ import random
 import attrs
 
 LAYER = "bench"
+WMS_SRS = ("EPSG:3857", "EPSG:4326", "EPSG:25832")
 META_SIZE = 4
 META_BUFFER = 80
 
 # Written byte for byte the same next to each server; relative paths resolve against the
 # configuration's directory in MapProxy and Tilegate alike, so each gets its own cache. The
-# `tms` layout (z/x/y, rows from the top in this grid) is what nginx's fast path needs.
+# `tms` layout (z/x/y, rows from the top in this grid) is what nginx's fast path needs. The WMS
+# serves the cache's SRS and two it reprojects to (the WMS scenario asks for each).
 CONFIG_TEMPLATE = """\
 services:
   demo:
   tms:
   wmts:
+  wms:
+    srs: [{srs}]
 
 layers:
   - name: {layer}
@@ -56,7 +60,11 @@ globals:
 
 def mapproxy_yaml(upstream: str) -> str:
     return CONFIG_TEMPLATE.format(
-        layer=LAYER, meta_size=META_SIZE, meta_buffer=META_BUFFER, upstream=upstream
+        layer=LAYER,
+        meta_size=META_SIZE,
+        meta_buffer=META_BUFFER,
+        upstream=upstream,
+        srs=", ".join(f"'{s}'" for s in WMS_SRS),
     )
 
 
