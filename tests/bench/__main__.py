@@ -119,7 +119,9 @@ def parse_args(argv: list[str] | None) -> Options:
         worker_classes=worker_classes,
         threads=args.threads,
         wrk_threads=args.wrk_threads,
-        wms_requests=args.wms_requests or (12 if args.quick else 24),
+        wms_requests=(12 if args.quick else 24)
+        if args.wms_requests is None
+        else args.wms_requests,
     )
     if not (
         1 <= options.rounds <= 20
