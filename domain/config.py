@@ -125,6 +125,7 @@ class WMSSourceConf:
         for key in ("url", "layers"):
             if not isinstance(self.req.get(key), str) or not self.req[key]:
                 raise ConfigValueError(f"req.{key} is required for a wms source")
+        res_range(self.min_res, self.max_res)
 
 
 @attrs.frozen
@@ -143,6 +144,9 @@ class TileSourceConf:
     http: HttpConf | None = None
     seed_only: bool = False
     image: SourceImageConf | None = None
+
+    def __attrs_post_init__(self) -> None:
+        res_range(self.min_res, self.max_res)
 
 
 @attrs.frozen

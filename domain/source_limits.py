@@ -9,7 +9,6 @@ source is never asked while serving requests, only by seeding.
 from __future__ import annotations
 
 import io
-import math
 
 import attrs
 import shapely
@@ -21,9 +20,7 @@ from domain import imaging
 from domain.coverage import Coverage
 from domain.formats import image_format
 from domain.ports import MapQuery, MapSource, SourceImage
-
-# Resolution limits are metres per pixel; degrees convert at the equator, as MapProxy does.
-_METERS_PER_DEGREE = 6378137 * 2 * math.pi / 360
+from domain.res_range import ResRange
 
 
 @attrs.frozen
@@ -32,8 +29,7 @@ class LimitedSource:
 
     source: MapSource
     coverage: Coverage | None = None
-    min_res: float | None = None
-    max_res: float | None = None
+    res_range: ResRange | None = None
     seed_only: bool = False
 
     @property
@@ -47,7 +43,10 @@ class LimitedSource:
     def get_map(self, query: MapQuery) -> SourceImage:
         if (
             self.seed_only
-            or not self._in_res_range(query)
+            or (
+                self.res_range is not None
+                and not self.res_range.contains(query.bbox, query.size, query.srs)
+            )
             or (
                 self.coverage is not None
                 and not self.coverage.intersects(query.bbox, query.srs)
@@ -65,15 +64,6 @@ class LimitedSource:
         clipped = Image.new("RGBA", query.size, (255, 255, 255, 0))
         clipped.paste(image, mask=coverage_mask(self.coverage, query))
         return _encoded(clipped, query)
-
-    def _in_res_range(self, query: MapQuery) -> bool:
-        res = min(query.bbox.width / query.size[0], query.bbox.height / query.size[1])
-        if query.srs.is_latlong:
-            res *= _METERS_PER_DEGREE
-        # Both limits are inclusive, with float noise allowed for.
-        if self.min_res is not None and res > self.min_res * (1 + 1e-9):
-            return False
-        return not (self.max_res is not None and res < self.max_res * (1 - 1e-9))
 
 
 def blank(query: MapQuery) -> SourceImage:

@@ -47,6 +47,7 @@ from domain.grids import resolve_grids
 from domain.image_options import encode_options
 from domain.ports import MapSource, StoredTile, TileCache
 from domain.reprojecting_source import ReprojectingSource
+from domain.res_range import res_range
 from domain.source_limits import LimitedSource
 from domain.srs import srs as make_srs
 from domain.tiles import TileSet
@@ -366,7 +367,9 @@ def _make_source(
         coverage = coverage_from_conf(
             conf.coverage, lambda name: (here / name).read_text(encoding="utf-8")
         )
-    return LimitedSource(source, coverage, conf.min_res, conf.max_res, seed_only)
+    return LimitedSource(
+        source, coverage, res_range(conf.min_res, conf.max_res), seed_only
+    )
 
 
 def _make_plain_source(

@@ -767,3 +767,16 @@ def test_errors_in_a_base_file_name_that_file(tmp_path: Path) -> None:
         load(tmp_path, "base: base.yaml\n")
     assert info.value.source == str(tmp_path / "base.yaml")
     assert info.value.problems[0].startswith("invalid YAML at line 2")
+
+
+def test_a_sources_resolution_range_is_checked_when_loading(tmp_path: Path) -> None:
+    assert problems(
+        tmp_path,
+        """
+        sources:
+          w: {type: wms, req: {url: 'http://x/', layers: a}, min_res: 10, max_res: 100}
+        """,
+    ) == [
+        "min_res (10.0) must be larger than max_res (100.0), and max_scale larger than min_scale"
+        " @ $.sources['w']"
+    ]

@@ -10,6 +10,7 @@ from PIL import Image
 from domain.bbox import Bbox
 from domain.coverage import bbox_coverage, polygon_coverage
 from domain.ports import MapQuery
+from domain.res_range import ResRange
 from domain.source_limits import LimitedSource
 from domain.srs import srs
 from tests.unit.fakes import CountingSource
@@ -59,7 +60,7 @@ def test_min_res_and_max_res_are_inclusive_limits_in_metres(
     res: float, asked: bool
 ) -> None:
     source = CountingSource()
-    LimitedSource(source, min_res=100, max_res=10).get_map(
+    LimitedSource(source, res_range=ResRange(100, 10)).get_map(
         query(Bbox(0, 0, res * 100, res * 100))
     )
     assert bool(source.queries) is asked
@@ -67,7 +68,7 @@ def test_min_res_and_max_res_are_inclusive_limits_in_metres(
 
 def test_degrees_convert_to_metres_for_resolution_limits() -> None:
     source = CountingSource()
-    limited = LimitedSource(source, min_res=100)
+    limited = LimitedSource(source, res_range=ResRange(min_res=100))
     limited.get_map(
         query(Bbox(0, 0, 0.09, 0.09), in_srs="EPSG:4326")
     )  # ~100.2 m per pixel
@@ -97,7 +98,7 @@ def test_clip_cuts_the_image_to_the_coverage_shape() -> None:
 
 
 def test_blank_jpeg_has_no_alpha() -> None:
-    limited = LimitedSource(CountingSource(), min_res=1)
+    limited = LimitedSource(CountingSource(), res_range=ResRange(min_res=1))
     result = limited.get_map(query(Bbox(0, 0, 1000, 1000), fmt="image/jpeg"))
     assert result.format == "image/jpeg"
     assert Image.open(io.BytesIO(result.data)).mode == "RGB"
