@@ -17,8 +17,8 @@ from PIL import Image
 
 from domain.bbox import Bbox
 from domain.errors import SourceError
+from domain.reprojecting_source import request_srs
 from domain.srs import SRS, same_srs, transform_bbox, transform_points
-from domain.wms_map import request_srs
 
 # The INFO_FORMATs of each `featureinfo_types` entry; the first is the one advertised first.
 INFO_TYPES: dict[str, tuple[str, ...]] = {

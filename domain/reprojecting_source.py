@@ -11,14 +11,13 @@ from __future__ import annotations
 import math
 
 import attrs
+from PIL import Image
 
 from domain import imaging
 from domain.formats import image_format
 from domain.ports import MapQuery, MapSource, SourceImage
-from domain.source_limits import blank
 from domain.srs import SRS, same_srs, transform_bbox
 from domain.warp import GeoImage, Resampling, warp
-from domain.wms_map import request_srs
 
 _LOSSLESS = imaging.EncodeOptions(paletted=False)
 
@@ -41,29 +40,45 @@ class ReprojectingSource:
         return True
 
     def get_map(self, query: MapQuery) -> SourceImage:
-        target = request_srs(query.srs, self.supported)
-        if same_srs(target, query.srs):
+        if same_srs(request_srs(query.srs, self.supported), query.srs):
             return self.source.get_map(query)
-        try:
-            bbox = transform_bbox(query.bbox, query.srs, target)
-        except ValueError:
-            return blank(query)  # nowhere in the source's SRS
-        asked = MapQuery(
-            bbox,
-            request_size(bbox.width, bbox.height, query.size),
-            target,
-            query.format,
-        )
-        result = self.source.get_map(asked)
-        image = warp(
-            GeoImage(imaging.decode(result.data, asked.size), bbox, target),
-            query.bbox,
-            query.srs,
-            query.size,
-            self.resampling,
-        )
+        image = reprojected_image(self.source, self.supported, query, self.resampling)
         fmt = image_format(query.format)
         return SourceImage(imaging.encode(image, fmt, _LOSSLESS), fmt.mime)
+
+
+def reprojected_image(
+    source: MapSource,
+    supported: tuple[SRS, ...] | None,
+    query: MapQuery,
+    resampling: Resampling,
+) -> Image.Image:
+    """The query's image from a source that renders only the `supported` SRSs, decoded."""
+    target = request_srs(query.srs, supported)
+    if same_srs(target, query.srs):
+        return imaging.decode(source.get_map(query).data, query.size)
+    try:
+        bbox = transform_bbox(query.bbox, query.srs, target)
+    except ValueError:
+        # Nowhere in the source's SRS.
+        return Image.new("RGBA", query.size, (255, 255, 255, 0))
+    asked = MapQuery(
+        bbox, request_size(bbox.width, bbox.height, query.size), target, query.format
+    )
+    image = imaging.decode(source.get_map(asked).data, asked.size)
+    return warp(
+        GeoImage(image, bbox, target), query.bbox, query.srs, query.size, resampling
+    )
+
+
+def request_srs(wanted: SRS, supported: tuple[SRS, ...] | None) -> SRS:
+    """The SRS to ask a source in: the wanted one if served, else the first served one of the
+    same kind (geographic or projected), else the first served one, as MapProxy picks."""
+    if not supported or any(same_srs(wanted, s) for s in supported):
+        return wanted
+    return next(
+        (s for s in supported if s.is_latlong == wanted.is_latlong), supported[0]
+    )
 
 
 def request_size(width: float, height: float, size: tuple[int, int]) -> tuple[int, int]:

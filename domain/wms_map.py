@@ -19,11 +19,12 @@ from domain.coverage import Coverage, bbox_coverage, union
 from domain.errors import ConfigValueError, RequestError, SourceError
 from domain.ports import MapQuery, MapSource
 from domain.render import TileReader, render_from_cache
+from domain.reprojecting_source import reprojected_image
 from domain.res_range import ResRange
 from domain.source_limits import LimitedSource
-from domain.srs import SRS, same_srs, srs, transform_bbox
+from domain.srs import SRS, srs
 from domain.tiles import TileSet
-from domain.warp import GeoImage, Resampling, warp
+from domain.warp import Resampling
 
 OnSourceErrors = Literal["notify", "raise"]
 
@@ -108,33 +109,8 @@ def _render_source(
         return render_from_cache(
             query, source.tilesets, read, options.resampling, options.max_tiles
         )
-    target = request_srs(query.srs, source.supported_srs)
-    if same_srs(target, query.srs):
-        result = source.source.get_map(query)
-        return imaging.decode(result.data, query.size)
-    try:
-        bbox = transform_bbox(query.bbox, query.srs, target)
-    except ValueError:
-        return _blank(query.size)  # nowhere in the source's SRS
-    asked = MapQuery(bbox, query.size, target, query.format)
-    result = source.source.get_map(asked)
-    image = imaging.decode(result.data, asked.size)
-    return warp(
-        GeoImage(image, bbox, target),
-        query.bbox,
-        query.srs,
-        query.size,
-        options.resampling,
-    )
-
-
-def request_srs(wanted: SRS, supported: tuple[SRS, ...] | None) -> SRS:
-    """The SRS to ask a source in: the wanted one if served, else the first served one of the
-    same kind (geographic or projected), else the first served one, as MapProxy picks."""
-    if not supported or any(same_srs(wanted, s) for s in supported):
-        return wanted
-    return next(
-        (s for s in supported if s.is_latlong == wanted.is_latlong), supported[0]
+    return reprojected_image(
+        source.source, source.supported_srs, query, options.resampling
     )
 
 

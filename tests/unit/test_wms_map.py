@@ -10,6 +10,7 @@ from domain.coverage import bbox_coverage
 from domain.errors import RequestError, SourceError
 from domain.grids import resolve_grids
 from domain.ports import MapQuery, StoredTile
+from domain.reprojecting_source import request_srs
 from domain.source_limits import LimitedSource
 from domain.srs import srs
 from domain.wms_map import (
@@ -22,7 +23,6 @@ from domain.wms_map import (
     finish,
     parse_color,
     render_map,
-    request_srs,
 )
 from tests.unit.fakes import CountingSource
 from tests.unit.test_render import tileset
