@@ -35,6 +35,19 @@ def unknown_operation(operation: str) -> RequestError:
     )
 
 
+def positive_int(value: str, name: str) -> int:
+    """A request parameter that must be a whole number above zero."""
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number <= 0:
+        raise RequestError(
+            f"{name.upper()} must be a positive integer, got {value!r}", param=name
+        )
+    return number
+
+
 def status_for(error: TilegateError) -> int:
     match error:
         case NotFoundError() | OutsideGridError():

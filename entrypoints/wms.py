@@ -24,7 +24,7 @@ from domain.wms_map import (
 )
 from entrypoints.bootstrap import AppState, read_tile
 from entrypoints.http import Request, Response
-from entrypoints.ogc import unknown_operation
+from entrypoints.ogc import positive_int, unknown_operation
 from entrypoints.wms_capabilities import capabilities
 from entrypoints.wms_exceptions import (
     FALLBACK_SIZE,
@@ -203,8 +203,8 @@ class WMSService:
         return wanted
 
     def _size(self, args: dict[str, str]) -> tuple[int, int]:
-        width = _positive_int(_required(args, "width"), "width")
-        height = _positive_int(_required(args, "height"), "height")
+        width = positive_int(_required(args, "width"), "width")
+        height = positive_int(_required(args, "height"), "height")
         if width * height > self.max_pixels:
             raise RequestError(
                 f"image size {width}x{height} is larger than max_output_pixels",
@@ -275,18 +275,6 @@ def _required(args: dict[str, str], name: str) -> str:
             code="MissingParameterValue",
         )
     return value
-
-
-def _positive_int(value: str, name: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        number = 0
-    if number <= 0:
-        raise RequestError(
-            f"{name.upper()} must be a positive integer, got {value!r}", param=name
-        )
-    return number
 
 
 def _bbox(value: str) -> Bbox:

@@ -16,6 +16,7 @@ from domain.featureinfo import (
 )
 from domain.ports import MapQuery
 from entrypoints.http import Response
+from entrypoints.ogc import positive_int
 
 if TYPE_CHECKING:
     from entrypoints.wms import WMSService
@@ -68,7 +69,7 @@ def get_feature_info(
         _pixel(args, keys, query.size[1], 1),
     )
     count = args.get("feature_count", "").strip()
-    feature_count = _pixel_count(count) if count else None
+    feature_count = positive_int(count, "feature_count") if count else None
     info = InfoQuery(query.bbox, query.size, query.srs, pos, info_format, feature_count)
     answer = feature_info(info, tuple(sources))
     mime = answer.content_type
@@ -96,19 +97,6 @@ def _pixel(args: dict[str, str], keys: tuple[str, str], limit: int, axis: int) -
             f"{name} must be a pixel inside the map (0 to {limit - 1}), got {value!r}",
             param=keys[axis],
             code=code,
-        )
-    return number
-
-
-def _pixel_count(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        number = 0
-    if number <= 0:
-        raise RequestError(
-            f"FEATURE_COUNT must be a positive integer, got {value!r}",
-            param="feature_count",
         )
     return number
 
