@@ -68,6 +68,21 @@ class Server:
         self.config = config
 
 
+def run_command(
+    cwd: Path, program: str, *args: str, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """An installed command of the venv (`tilegate`, `mapproxy-seed`, ...) run in cwd, as a user
+    would; its output captured as text, its exit code left to the test."""
+    return subprocess.run(
+        [str(VENV_BIN / program), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 def start_server(
     cmd: list[str], cwd: Path, port: int
 ) -> tuple[subprocess.Popen[bytes], str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.e2e.conftest import VENV_BIN, fetch, serve_develop, stop
+from tests.e2e.conftest import fetch, run_command, serve_develop, stop
 
 
 @pytest.fixture
@@ -39,13 +38,7 @@ def test_broken_config_stops_with_one_line_naming_file_and_key(tmp_path: Path) -
     config.write_text(
         "grids:\n  utm:\n    srs: EPSG:25832\n    bbox: [0, 0, 1000, 1000]\n    res: [10, oops]\n"
     )
-    result = subprocess.run(
-        [str(VENV_BIN / "mapproxy-util"), "serve-develop", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_command(tmp_path, "mapproxy-util", "serve-develop", str(config))
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1
@@ -54,12 +47,8 @@ def test_broken_config_stops_with_one_line_naming_file_and_key(tmp_path: Path) -
 
 
 def test_missing_config_is_an_error_not_a_traceback(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [str(VENV_BIN / "tilegate"), "serve-develop", str(tmp_path / "nope.yaml")],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    result = run_command(
+        tmp_path, "tilegate", "serve-develop", str(tmp_path / "nope.yaml")
     )
     assert result.returncode == 1
     assert "nope.yaml" in result.stderr

@@ -13,7 +13,14 @@ import yaml
 
 from adapters.config import load_config
 from entrypoints.bootstrap import bootstrap
-from tests.e2e.conftest import VENV_BIN, fetch, free_port, start_server, stop
+from tests.e2e.conftest import (
+    VENV_BIN,
+    fetch,
+    free_port,
+    run_command,
+    start_server,
+    stop,
+)
 from tests.mapserver import MapServer
 
 # MapProxy 7 is installed beside us to compare with (the same variable as the cache tests).
@@ -28,14 +35,7 @@ needs_mapproxy = pytest.mark.skipif(
 def create(
     cwd: Path, *args: str, cmd: str = "tilegate"
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(VENV_BIN / cmd), "create", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_command(cwd, cmd, "create", *args)
 
 
 def test_base_config_loads_in_tilegate_without_warnings(tmp_path: Path) -> None:

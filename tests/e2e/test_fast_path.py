@@ -11,7 +11,13 @@ import pytest
 import yaml
 
 from domain.grid import TileCoord
-from tests.e2e.conftest import VENV_BIN, Server, fetch, start_gunicorn, stop
+from tests.e2e.conftest import (
+    Server,
+    fetch,
+    run_command,
+    start_gunicorn,
+    stop,
+)
 from tests.e2e.nginx import Nginx, needs_nginx
 from tests.e2e.test_tile_services import (
     assert_same_pixels,
@@ -74,12 +80,8 @@ def write_config(directory: Path, upstream: MapServer) -> Path:
 
 
 def generate(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(VENV_BIN / "tilegate"), "nginx-fast-path", "-f", str(config), *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
+    return run_command(
+        config.parent, "tilegate", "nginx-fast-path", "-f", str(config), *args
     )
 
 

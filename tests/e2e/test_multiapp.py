@@ -14,7 +14,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.e2e.conftest import VENV_BIN, fetch, free_port, stop, wait_for_http
+from tests.e2e.conftest import (
+    VENV_BIN,
+    fetch,
+    free_port,
+    run_command,
+    stop,
+    wait_for_http,
+)
 
 TILE = "tms/1.0.0/{layer}/EPSG3857/0/0/0.png"
 HOSTILE = "<img src=x onerror=alert(1)>"
@@ -326,12 +333,8 @@ def test_serve_develop_debug_shows_tracebacks(projects: Path) -> None:
 
 
 def test_missing_config_dir_is_a_one_line_error(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [str(VENV_BIN / "tilegate"), "serve-multiapp-develop", str(tmp_path / "nope")],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    result = run_command(
+        tmp_path, "tilegate", "serve-multiapp-develop", str(tmp_path / "nope")
     )
     assert result.returncode == 1
     assert result.stderr.strip().count("\n") == 0

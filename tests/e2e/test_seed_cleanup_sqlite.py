@@ -14,7 +14,7 @@ from adapters.mbtiles_cache import MBTilesCache
 from adapters.sqlite_cache import sqlite_levels
 from domain.grid import TileCoord
 from domain.grids import resolve_grids
-from tests.e2e.conftest import VENV_BIN
+from tests.e2e.conftest import run_command
 
 WEB = resolve_grids({})["GLOBAL_WEBMERCATOR"]
 CONFIG = """
@@ -42,13 +42,8 @@ caches:
 def seed(root: Path, seed_yaml: str) -> subprocess.CompletedProcess[str]:
     (root / "mapproxy.yaml").write_text(CONFIG)
     (root / "seed.yaml").write_text(seed_yaml)
-    return subprocess.run(
-        [str(VENV_BIN / "mapproxy-seed"), "-f", "mapproxy.yaml", "-s", "seed.yaml"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    return run_command(
+        root, "mapproxy-seed", "-f", "mapproxy.yaml", "-s", "seed.yaml", timeout=120
     )
 
 

@@ -15,7 +15,7 @@ from PIL import Image
 
 from domain.grid import TileCoord
 from domain.grids import resolve_grids
-from tests.e2e.conftest import VENV_BIN
+from tests.e2e.conftest import VENV_BIN, run_command
 from tests.mapserver import MapServer, render
 
 WEB = resolve_grids({})["GLOBAL_WEBMERCATOR"]
@@ -51,12 +51,16 @@ def seed(
     root: Path, seed_yaml: str, *args: str, script: str = "tilegate"
 ) -> subprocess.CompletedProcess[str]:
     (root / "seed.yaml").write_text(seed_yaml)
-    cmd = [str(VENV_BIN / script)] + (["seed"] if script == "tilegate" else [])
-    return subprocess.run(
-        [*cmd, "-f", "mapproxy.yaml", "-s", "seed.yaml", *args],
-        cwd=root,
-        capture_output=True,
-        text=True,
+    command = ["seed"] if script == "tilegate" else []
+    return run_command(
+        root,
+        script,
+        *command,
+        "-f",
+        "mapproxy.yaml",
+        "-s",
+        "seed.yaml",
+        *args,
         timeout=120,
     )
 

@@ -20,7 +20,7 @@ from domain.grid import TileCoord
 from domain.grids import resolve_grids
 from entrypoints.cli import main
 from entrypoints.commands.export import ExportError, parse_levels
-from tests.e2e.conftest import VENV_BIN
+from tests.e2e.conftest import run_command
 from tests.mapserver import MapServer
 
 CONFIG = """\
@@ -54,14 +54,7 @@ grids:
 def run(
     tmp_path: Path, *args: str, tool: str = "tilegate"
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(VENV_BIN / tool), *args],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_command(tmp_path, tool, *args)
 
 
 @pytest.fixture
