@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.mapserver import MapServer
+
 VENV_BIN = Path(sys.executable).parent
 
 
@@ -125,6 +127,13 @@ def start_gunicorn(
     ]
     proc, url = start_server(cmd, config.parent, port)
     return Server(proc, url, config)
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[MapServer]:
+    """A real map server for the module's tests (they reset or count what they need)."""
+    with MapServer() as server:
+        yield server
 
 
 @pytest.fixture

@@ -103,12 +103,6 @@ def start_stack(directory: Path, upstream: MapServer) -> tuple[Server, Nginx]:
 
 
 @pytest.fixture(scope="module")
-def upstream() -> Iterator[MapServer]:
-    with MapServer() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
 def stack(
     tmp_path_factory: pytest.TempPathFactory, upstream: MapServer
 ) -> Iterator[tuple[Server, Nginx]]:

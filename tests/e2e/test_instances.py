@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,12 +28,6 @@ _PAGES = (
     "/service?REQUEST=GetCapabilities&SERVICE=WMTS",
     "/tms/1.0.0/",
 )
-
-
-@pytest.fixture(scope="module")
-def upstream() -> Iterator[MapServer]:
-    with MapServer() as server:
-        yield server
 
 
 def shared_config(directory: Path, upstream: MapServer) -> Path:

@@ -41,12 +41,6 @@ _URL = re.compile(r"https?://[^\s\"'<>]+")
 
 
 @pytest.fixture(scope="module")
-def upstream() -> Iterator[MapServer]:
-    with MapServer() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
 def stack(
     tmp_path_factory: pytest.TempPathFactory, upstream: MapServer
 ) -> Iterator[tuple[Server, Nginx]]:

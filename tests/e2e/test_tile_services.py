@@ -20,12 +20,6 @@ from tests.mapserver import MapServer
 WEBMERCATOR = resolve_grids({})["GLOBAL_WEBMERCATOR"]
 
 
-@pytest.fixture(scope="module")
-def upstream() -> Iterator[MapServer]:
-    with MapServer() as server:
-        yield server
-
-
 def write_config(directory: Path, upstream: MapServer, **cache_options: object) -> Path:
     conf = {
         "services": {"tms": None, "wmts": None, "demo": None},

@@ -17,12 +17,6 @@ from tests.mapserver import MapServer
 
 
 @pytest.fixture(scope="module")
-def upstream() -> Iterator[MapServer]:
-    with MapServer() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
 def served(
     tmp_path_factory: pytest.TempPathFactory, upstream: MapServer
 ) -> Iterator[Server]:
