@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import attrs
 
 from adapters.wms_source import WMSSource
+from domain.cache_source import CacheSource
 from domain.config import LayerConf, TileSourceConf, WMSSourceConf
 from domain.coverage import Coverage, union
 from domain.featureinfo import InfoSource, LegendSource
+from domain.ports import MapSource
 from domain.reprojecting_source import ReprojectingSource
 from domain.res_range import ResRange, res_range
 from domain.source_limits import LimitedSource
@@ -94,14 +98,25 @@ def group_layer(
 
 def _wms_sources(name: str, state: AppState) -> list[WMSSource]:
     """The WMS sources behind a layer's source: itself, or a cache's (as MapProxy passes
-    feature info and legend requests through a cache to its sources)."""
+    feature info and legend requests through a cache to its sources, and through a cache
+    that is the source of another cache)."""
     if name in state.caches:
-        found = list(state.caches[name][0].sources) if state.caches[name] else []
-    else:
-        found = [state.sources[name]]
-    plain = [s.source if isinstance(s, ReprojectingSource) else s for s in found]
-    plain = [s.source if isinstance(s, LimitedSource) else s for s in plain]
-    return [s for s in plain if isinstance(s, WMSSource)]
+        tilesets = state.caches[name]
+        return _wms_behind(tilesets[0].sources if tilesets else ())
+    return _wms_behind((state.sources[name],))
+
+
+def _wms_behind(sources: Iterable[MapSource]) -> list[WMSSource]:
+    found: list[WMSSource] = []
+    for source in sources:
+        plain = source.source if isinstance(source, ReprojectingSource) else source
+        plain = plain.source if isinstance(plain, LimitedSource) else plain
+        if isinstance(plain, CacheSource):
+            # The config check rules out cycles of caches, so this ends.
+            found += _wms_behind(plain.tilesets[0].sources if plain.tilesets else ())
+        elif isinstance(plain, WMSSource):
+            found.append(plain)
+    return found
 
 
 def _layer_source(name: str, state: AppState) -> LayerSource:

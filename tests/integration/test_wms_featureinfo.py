@@ -362,3 +362,33 @@ def test_a_failing_legend_is_left_out_and_not_waited_for_again(
     assert asked > 0
     wms(app, service="WMS", request="GetCapabilities", version="1.1.1")
     assert len(map_server.requests) == asked  # the failure is remembered
+
+
+def test_featureinfo_passes_through_a_cache_whose_source_is_a_cache(
+    tmp_path: Path, map_server: MapServer
+) -> None:
+    # As MapProxy 7: the layer is queryable and the request reaches the WMS at the bottom.
+    chained = conf(map_server)
+    chained["layers"] = [{"name": "top", "title": "Top", "sources": ["upper"]}]
+    chained["caches"] |= {
+        "upper": {"grids": ["GLOBAL_WEBMERCATOR"], "sources": ["middle"]},
+        "middle": {"grids": ["GLOBAL_GEODETIC"], "sources": ["c"]},
+    }
+    app = make_app(tmp_path, chained)
+    status, _, body = info(app, layers="top", query_layers="top")
+    assert status == 200
+    got = fields(body.decode())
+    assert (got["layers"], got["srs"], got["x"], got["y"]) == (
+        "b",
+        "EPSG:3857",
+        "100",
+        "50",
+    )
+    (sent,) = map_server.requests
+    assert sent.params["REQUEST"] == "GetFeatureInfo"
+    capabilities = wms(app, service="WMS", request="GetCapabilities", version="1.1.1")
+    queryable = {
+        layer.findtext("Name"): layer.get("queryable")
+        for layer in parse_xml(capabilities[2]).iter("Layer")
+    }
+    assert queryable["top"] == "1"
