@@ -34,8 +34,6 @@ NOT_SUPPORTED: dict[str, dict[str, str]] = {
     "source": {
         "on_error": IGNORED,
         "forward_req_params": IGNORED,
-        "min_scale": ERROR,
-        "max_scale": ERROR,
     },
     "cache": {
         "image": IGNORED,

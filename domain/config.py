@@ -12,7 +12,7 @@ from typing import Any, Literal
 import attrs
 
 from domain.errors import ConfigValueError
-from domain.res_range import res_range
+from domain.res_range import ResRange, res_range
 
 Number = float | int
 BboxConf = tuple[float, float, float, float]
@@ -112,8 +112,11 @@ class WMSSourceConf:
     supported_srs: tuple[str, ...] | None = None
     supported_formats: tuple[str, ...] | None = None
     coverage: CoverageConf | None = None
+    # Where the source is asked: resolutions (m/px) or scale denominators, not both.
     min_res: float | None = None
     max_res: float | None = None
+    min_scale: float | None = None
+    max_scale: float | None = None
     concurrent_requests: int = attrs.field(default=0, validator=_non_negative)
     http: HttpConf | None = None
     wms_opts: dict[str, ScalarParam] | None = None
@@ -125,7 +128,11 @@ class WMSSourceConf:
         for key in ("url", "layers"):
             if not isinstance(self.req.get(key), str) or not self.req[key]:
                 raise ConfigValueError(f"req.{key} is required for a wms source")
-        res_range(self.min_res, self.max_res)
+        self.res_limits()
+
+    def res_limits(self) -> ResRange | None:
+        """The source's resolution range (None: asked at every resolution)."""
+        return res_range(self.min_res, self.max_res, self.min_scale, self.max_scale)
 
 
 @attrs.frozen
@@ -140,13 +147,19 @@ class TileSourceConf:
     coverage: CoverageConf | None = None
     min_res: float | None = None
     max_res: float | None = None
+    min_scale: float | None = None
+    max_scale: float | None = None
     concurrent_requests: int = attrs.field(default=0, validator=_non_negative)
     http: HttpConf | None = None
     seed_only: bool = False
     image: SourceImageConf | None = None
 
     def __attrs_post_init__(self) -> None:
-        res_range(self.min_res, self.max_res)
+        self.res_limits()
+
+    def res_limits(self) -> ResRange | None:
+        """The source's resolution range (None: asked at every resolution)."""
+        return res_range(self.min_res, self.max_res, self.min_scale, self.max_scale)
 
 
 @attrs.frozen

@@ -47,7 +47,6 @@ from domain.grids import resolve_grids
 from domain.image_options import encode_options
 from domain.ports import MapSource, StoredTile, TileCache
 from domain.reprojecting_source import ReprojectingSource
-from domain.res_range import res_range
 from domain.source_limits import LimitedSource
 from domain.srs import srs as make_srs
 from domain.tiles import TileSet
@@ -355,21 +354,15 @@ def _make_source(
     if not isinstance(conf, WMSSourceConf | TileSourceConf):
         return source
     seed_only = conf.seed_only and not seeding
-    if (
-        conf.coverage is None
-        and conf.min_res is None
-        and conf.max_res is None
-        and not seed_only
-    ):
+    limits = conf.res_limits()
+    if conf.coverage is None and limits is None and not seed_only:
         return source
     coverage = None
     if conf.coverage is not None:
         coverage = coverage_from_conf(
             conf.coverage, lambda name: (here / name).read_text(encoding="utf-8")
         )
-    return LimitedSource(
-        source, coverage, res_range(conf.min_res, conf.max_res), seed_only
-    )
+    return LimitedSource(source, coverage, limits, seed_only)
 
 
 def _make_plain_source(
