@@ -27,7 +27,6 @@ NOT_SUPPORTED: dict[str, dict[str, str]] = {
     "wms": {
         "attribution": IGNORED,
         "featureinfo_xslt": IGNORED,
-        "inspire_md": IGNORED,
     },
     "globals": {"mapserver": IGNORED, "renderd": IGNORED, "srs": IGNORED},
     "grid": {"align_resolutions_with": ERROR},

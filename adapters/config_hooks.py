@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import functools
 from collections.abc import Callable
 from typing import Any, Literal, get_args, get_origin
@@ -22,6 +23,7 @@ from domain.config import (
     SourceConf,
 )
 from domain.errors import ConfigValueError
+from domain.inspire_config import INSPIRE_TYPES, InspireConf
 
 # Documented by MapProxy, not implemented here: ignoring them would serve the wrong data.
 UNSUPPORTED_SOURCE_TYPES = frozenset({"mapserver", "mapnik", "arcgis"})
@@ -44,6 +46,7 @@ def register_hooks(converter: cattrs.Converter) -> None:
     converter.register_structure_hook(bool, _bool)
     converter.register_structure_hook(int, _int)
     converter.register_structure_hook(float, _float)
+    converter.register_structure_hook(datetime.date, _date)
     converter.register_structure_hook_func(_is_object, _as_is)
     converter.register_structure_hook_func(_is_literal, _literal)
     converter.register_structure_hook_func(_is_res_factor, _res_factor)
@@ -62,6 +65,9 @@ def register_hooks(converter: cattrs.Converter) -> None:
     )
     converter.register_structure_hook_func(
         _is_cache_backend, functools.partial(_cache_backend, converter)
+    )
+    converter.register_structure_hook_func(
+        _is_inspire, functools.partial(_inspire, converter)
     )
 
 
@@ -103,6 +109,10 @@ def _is_cache_backend(type_: Any) -> bool:
     return bool(type_ == CacheBackendConf)
 
 
+def _is_inspire(type_: Any) -> bool:
+    return bool(type_ == InspireConf | None)
+
+
 def _as_is(value: object, _: Any) -> object:
     return value
 
@@ -135,6 +145,20 @@ def _float(value: object, _: type) -> float:
     if isinstance(value, int | float | str) and not isinstance(value, bool):
         return float(value)
     raise ValueError(value)
+
+
+def _date(value: object, _: type) -> datetime.date:
+    # YAML reads an unquoted 2015-05-01 as a date; a quoted one is a string.
+    if isinstance(value, datetime.datetime):
+        raise ConfigValueError(f"expected a date (YYYY-MM-DD), got {value.isoformat()}")
+    if isinstance(value, datetime.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return datetime.date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ConfigValueError(f"expected a date (YYYY-MM-DD), got {value!r}")
 
 
 def _literal(value: object, type_: Any) -> object:
@@ -282,6 +306,22 @@ def _cache_backend(
             f"unknown cache type {cache_type!r}, expected one of {', '.join(CACHE_TYPES)}"
         )
     return converter.structure(value, CACHE_TYPES[cache_type])
+
+
+def _inspire(converter: cattrs.Converter, value: object, _: Any) -> InspireConf | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ConfigValueError(f"expected a mapping, got {kind(value)}")
+    known = ", ".join(INSPIRE_TYPES)
+    md_type = value.get("type")
+    if not isinstance(md_type, str) or md_type not in INSPIRE_TYPES:
+        raise ConfigValueError(
+            f"inspire_md type {md_type!r} is not one of {known}"
+            if md_type is not None
+            else f"inspire_md type missing, expected one of {known}"
+        )
+    return converter.structure(value, INSPIRE_TYPES[md_type])
 
 
 def kind(value: object) -> str:

@@ -12,6 +12,7 @@ from typing import Any, Literal
 import attrs
 
 from domain.errors import ConfigValueError
+from domain.inspire_config import InspireConf
 from domain.res_range import ResRange, res_range
 
 Number = float | int
@@ -438,6 +439,7 @@ class WMSServiceConf:
         "image/tiff",
     )
     md: dict[str, object] | None = None
+    inspire_md: InspireConf | None = None
     strict: bool = False
     max_output_pixels: PixelLimit = attrs.field(
         default=(4000, 4000), validator=_max_output_pixels

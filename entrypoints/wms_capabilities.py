@@ -12,6 +12,7 @@ from domain.srs import srs
 from domain.wms_map import extent_bbox
 from entrypoints.http import PROXY_VARY, Request, Response
 from entrypoints.wms_featureinfo import info_formats, legend_size
+from entrypoints.wms_inspire import NAMESPACES, SCHEMA_LOCATION, extended_capabilities
 
 if TYPE_CHECKING:
     from entrypoints.wms import WMSService
@@ -42,6 +43,8 @@ def capabilities(service: WMSService, request: Request, version: str) -> Respons
     url = f"{base}/service?"
     online = str(md.get("online_resource") or f"{base}/service")
     v13 = version == "1.3.0"
+    # INSPIRE View Services are WMS 1.3.0; MapProxy leaves 1.1.1 without the block, as here.
+    inspire = service.conf.inspire_md if v13 else None
     caps_format = "text/xml" if v13 else "application/vnd.ogc.wms_xml"
     formats = "".join(
         f"<Format>{escape(f)}</Format>"
@@ -80,6 +83,7 @@ def capabilities(service: WMSService, request: Request, version: str) -> Respons
         "</Request><Exception>"
         + "".join(f"<Format>{e}</Format>" for e in exceptions)
         + "</Exception>\n"
+        + (extended_capabilities(inspire) if inspire else "")
         + _layer(service, service.root, v13, url, root=True)
         + "</Capability>\n"
     )
@@ -87,10 +91,11 @@ def capabilities(service: WMSService, request: Request, version: str) -> Respons
         head = (
             '<?xml version="1.0" encoding="UTF-8"?>\n'
             '<WMS_Capabilities version="1.3.0" xmlns="http://www.opengis.net/wms" '
-            f"{_XLINK} "
+            f"{_XLINK} {NAMESPACES + ' ' if inspire else ''}"
             'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
             'xsi:schemaLocation="http://www.opengis.net/wms '
-            'http://schemas.opengis.net/wms/1.3.0/capabilities_1_3_0.xsd">\n'
+            "http://schemas.opengis.net/wms/1.3.0/capabilities_1_3_0.xsd"
+            f'{" " + SCHEMA_LOCATION if inspire else ""}">\n'
         )
         tail = "</WMS_Capabilities>\n"
     else:
