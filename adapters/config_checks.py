@@ -15,6 +15,7 @@ from domain.config import (
     WMSSourceConf,
 )
 from domain.grids import BUILTIN_GRIDS, flatten_grid_conf, grid_from_conf
+from domain.image_options import resolve_format
 from domain.srs import srs as make_srs
 
 IGNORED, ERROR = "ignored", "error"
@@ -43,7 +44,6 @@ NOT_SUPPORTED: dict[str, dict[str, str]] = {
         "use_direct_from_level": IGNORED,
         "use_direct_from_res": IGNORED,
         "cache_rescaled_tiles": IGNORED,
-        "watermark": ERROR,
         "dimensions": ERROR,
     },
     "layer": {
@@ -172,6 +172,15 @@ def _cache_limits(conf: TilegateConf) -> list[str]:
         errors += _one_grid_only(
             cache.cache, len(cache.grids), f"$.caches[{name!r}].cache"
         )
+        for key, value in (
+            ("format", cache.format),
+            ("request_format", cache.request_format),
+        ):
+            # A `globals.image.formats` name, `mixed` or a format Tilegate writes.
+            if value is not None and resolve_format(value, conf.globals.image) is None:
+                errors.append(
+                    f"unknown image format {value!r} @ $.caches[{name!r}].{key}"
+                )
     return errors
 
 

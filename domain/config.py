@@ -14,6 +14,7 @@ import attrs
 from domain.errors import ConfigValueError
 from domain.inspire_config import InspireConf
 from domain.res_range import ResRange, res_range
+from domain.watermark import WatermarkConf
 
 Number = float | int
 BboxConf = tuple[float, float, float, float]
@@ -290,6 +291,7 @@ class CacheConf:
     cache_dir: str | None = None
     tile_lock_dir: str | None = None
     cache: CacheBackendConf = attrs.Factory(FileCacheBackendConf)
+    watermark: WatermarkConf | None = None
 
 
 @attrs.frozen

@@ -25,6 +25,7 @@ _FORMATS = (
     ImageFormat("image/tiff", "tiff", "TIFF"),
     ImageFormat("image/webp", "webp", "WEBP"),
 )
+PNG, JPEG = _FORMATS[0], _FORMATS[1]
 # MapProxy's `mixed`: PNG where the image has transparency, JPEG where it is opaque. Not a
 # format of its own (no file is ever written as it), so not found by name below.
 MIXED = ImageFormat("mixed", "mixed", "MIXED")

@@ -20,6 +20,7 @@ from domain.ports import (
     StoredTile,
     TileCache,
 )
+from domain.watermark import WatermarkConf, draw_watermark
 
 
 @attrs.frozen
@@ -41,6 +42,7 @@ class TileSet:
     link_single_color_images: bool = False
     lock_timeout: float = 60.0
     encode_options: imaging.EncodeOptions = attrs.field(factory=imaging.EncodeOptions)
+    watermark: WatermarkConf | None = None
     meta_grid: MetaGrid = attrs.field(init=False)
 
     @meta_grid.default
@@ -108,7 +110,7 @@ def render_meta_tile(meta: MetaTile, tiles: TileSet) -> list[EncodedTile]:
         (result,) = results
         coord = next(iter(meta.tiles))
         img = imaging.decode(result.data, meta.size)
-        if result.format.split(";")[0] == tiles.format.mime:
+        if result.format.split(";")[0] == tiles.format.mime and tiles.watermark is None:
             return [EncodedTile(coord, result.data, _color(img, tiles))]
         return [_encode(coord, img, tiles)]
     image = imaging.merge([imaging.decode(r.data, meta.size) for r in results])
@@ -125,6 +127,9 @@ def _crop(image: Image.Image, meta: MetaTile, coord: TileCoord) -> Image.Image:
 
 
 def _encode(coord: TileCoord, img: Image.Image, tiles: TileSet) -> EncodedTile:
+    if tiles.watermark is not None:
+        # Drawn as the tile is made, so it is stored (and served) with the text.
+        img = draw_watermark(img, coord, tiles.watermark)
     return EncodedTile(
         coord,
         imaging.encode(img, tiles.format, tiles.encode_options),

@@ -40,11 +40,11 @@ from domain.config import (
     WMSSourceConf,
 )
 from domain.coverage import coverage_from_conf
-from domain.errors import SourceError
-from domain.formats import image_format
+from domain.errors import ConfigValueError, SourceError
+from domain.formats import MIXED, PNG, ImageFormat
 from domain.grid import Grid
 from domain.grids import resolve_grids
-from domain.image_options import encode_options
+from domain.image_options import encode_options, resolve_format
 from domain.ports import MapSource, StoredTile, TileCache
 from domain.reprojecting_source import ReprojectingSource
 from domain.source_limits import LimitedSource
@@ -227,11 +227,26 @@ class _Wiring:
         return FileCache(
             self.here / directory,
             cache.cache.directory_layout,
-            image_format(cache.format).ext,
+            # `mixed` tiles are named `.mixed` whatever they hold, as MapProxy names them.
+            self.formats(cache)[0].ext,
             link_single_color_images=_pick(
                 cache.link_single_color_images, g.link_single_color_images
             ),
         )
+
+    def formats(self, cache: CacheConf) -> tuple[ImageFormat, ImageFormat]:
+        """The format a cache stores its tiles in and the one it asks its sources for."""
+        image = self.conf.globals.image
+        fmt = resolve_format(cache.format, image)
+        if fmt is None:
+            raise ConfigValueError(f"unknown image format {cache.format!r}")
+        request = resolve_format(cache.request_format or cache.format, image)
+        if request is None:
+            raise ConfigValueError(
+                f"unknown image format {cache.request_format or cache.format!r}"
+            )
+        # A mixed tile is PNG or JPEG by its transparency: sources must send transparency.
+        return fmt, PNG if request == MIXED else request
 
     def tilesets(self, name: str) -> tuple[TileSet, ...]:
         if name not in self.caches:
@@ -241,14 +256,18 @@ class _Wiring:
     def _tilesets(self, name: str, cache: CacheConf) -> tuple[TileSet, ...]:
         g = self.conf.globals.cache
         sources = tuple(self.cache_source(s) for s in cache.sources)
+        fmt, request_format = self.formats(cache)
+        watermark = (
+            cache.watermark if cache.watermark and cache.watermark.text else None
+        )
         return tuple(
             TileSet(
                 name=f"{name}_{grid_name}",
                 grid=self.grids[grid_name],
                 cache=self.store(name, cache, self.grids[grid_name]),
                 sources=sources,
-                format=image_format(cache.format),
-                request_format=image_format(cache.request_format or cache.format),
+                format=fmt,
+                request_format=request_format,
                 locker=self.locker(cache),
                 clock=time.time,
                 meta_size=cache.meta_size or g.meta_size,
@@ -262,6 +281,7 @@ class _Wiring:
                 ),
                 lock_timeout=g.lock_timeout,
                 encode_options=encode_options(cache.format, self.conf.globals.image),
+                watermark=watermark,
             )
             for grid_name in cache.grids
         )

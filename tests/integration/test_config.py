@@ -435,7 +435,7 @@ def test_unsupported_options_that_would_change_the_data_are_errors(
           m: {type: mapnik, mapfile: x.xml}
           w: {type: wms, req: {url: 'http://x/', layers: a}}
         caches:
-          c: {sources: [w], cache: {type: redis}, watermark: {text: (c)}}
+          c: {sources: [w], cache: {type: redis}}
           d: {sources: {r: [{source: w, band: 0}]}}
         grids:
           g: {srs: 'EPSG:4326', align_resolutions_with: GLOBAL_GEODETIC}
@@ -444,7 +444,6 @@ def test_unsupported_options_that_would_change_the_data_are_errors(
         """,
     ) == [
         "align_resolutions_with is not supported yet @ $.grids['g'].align_resolutions_with",
-        "watermark is not supported yet @ $.caches['c'].watermark",
         "band merging (sources as a mapping) is not supported yet @ $.caches['d'].sources",
         "tile_sources is not supported yet @ $.layers[0].tile_sources",
         "cache type 'redis' is not supported yet @ $.caches['c'].cache",
