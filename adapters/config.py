@@ -15,6 +15,7 @@ from adapters.config_checks import check_references, check_unsupported
 from adapters.config_hooks import register_hooks
 from adapters.config_merge import read_yaml, resolve_includes
 from adapters.logs import CONFIG, get_logger
+from adapters.xslt import check_xslt
 from domain.config import TilegateConf
 from domain.errors import ConfigError, ConfigValueError
 
@@ -71,6 +72,7 @@ def _parse(
     conf, extra = structure_config(_converter, data, TilegateConf, source, errors)
     warnings += extra
     errors += check_references(conf, data)
+    errors += check_xslt(conf, base_dir)
     if errors:
         raise ConfigError(source, errors)
     for warning in warnings:

@@ -27,7 +27,6 @@ NOT_SUPPORTED: dict[str, dict[str, str]] = {
     "services": {"ogcapi": IGNORED},
     "wms": {
         "attribution": IGNORED,
-        "featureinfo_xslt": IGNORED,
     },
     "globals": {"mapserver": IGNORED, "renderd": IGNORED, "srs": IGNORED},
     "grid": {"align_resolutions_with": ERROR},

@@ -13,7 +13,13 @@ from adapters.http_client import HttpClient, describe_url, image_from_response
 from adapters.logs import get_logger, source_logger_name
 from domain.config import ScalarParam, WMSSourceConf
 from domain.errors import ConfigValueError, SourceError
-from domain.featureinfo import FeatureInfo, InfoQuery, merge_legends
+from domain.featureinfo import (
+    FeatureInfo,
+    InfoQuery,
+    InfoTransform,
+    info_type,
+    merge_legends,
+)
 from domain.formats import image_format
 from domain.ports import MapQuery, SourceImage
 from domain.srs import SRS, same_srs, srs
@@ -45,6 +51,8 @@ class WMSSource:
 
     conf: WMSSourceConf
     http: HttpClient
+    # `wms_opts.featureinfo_xslt`, applied to every feature info answer.
+    info_transform: InfoTransform | None = None
     version: str = attrs.field(init=False)
     supported_srs: tuple[SRS, ...] | None = attrs.field(init=False)
     _base_url: str = attrs.field(init=False)
@@ -198,7 +206,20 @@ class WMSSource:
         )
         if resp.status != 200:
             raise SourceError(f"WMS {describe_url(url)} answered HTTP {resp.status}")
-        return FeatureInfo(resp.data, resp.content_type or info_format)
+        content_type = resp.content_type or info_format
+        if self.info_transform is None:
+            return FeatureInfo(resp.data, content_type)
+        # As MapProxy: the result is of `featureinfo_out_format`, else of the format asked
+        # upstream, else XML.
+        out = (self.conf.wms_opts or {}).get("featureinfo_out_format")
+        return FeatureInfo(
+            self.info_transform(resp.data, info_type(content_type)),
+            str(
+                out
+                or (self.conf.wms_opts or {}).get("featureinfo_format")
+                or "text/xml"
+            ),
+        )
 
     def get_legend(self) -> bytes:
         """The source's legend: its `legendurl`, else one GetLegendGraphic per layer, stacked."""

@@ -450,11 +450,11 @@ class WMSServiceConf:
         default=("1.0.0", "1.1.0", "1.1.1", "1.3.0"), validator=_wms_versions
     )
     on_source_errors: Literal["notify", "raise"] = "notify"
-    featureinfo_types: tuple[Literal["text", "html", "xml", "json"], ...] = (
-        "text",
-        "html",
-        "xml",
-    )
+    # None: the kinds `featureinfo_xslt` names, else text, html and xml (as MapProxy).
+    featureinfo_types: tuple[Literal["text", "html", "xml", "json"], ...] | None = None
+    # XSL files (paths from the configuration's directory) applied to feature info answers
+    # by the kind of the asked INFO_FORMAT.
+    featureinfo_xslt: dict[Literal["html", "xml"], str] | None = None
 
 
 @attrs.frozen

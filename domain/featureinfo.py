@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Mapping
 from typing import Protocol
 
 import attrs
@@ -27,6 +28,10 @@ INFO_TYPES: dict[str, tuple[str, ...]] = {
     "xml": ("text/xml", "application/vnd.ogc.gml"),
     "json": ("application/json",),
 }
+# The INFO_TYPES when `featureinfo_types` is not set and no `featureinfo_xslt` names others.
+DEFAULT_INFO_TYPES = ("text", "html", "xml")
+# Other content types upstream servers give XML feature info.
+_MORE_XML = ("application/xml", "application/gml+xml")
 _BODY = re.compile(rb"<body[^>]*>(.*)</body\s*>", re.IGNORECASE | re.DOTALL)
 _ROOT = re.compile(
     rb"^\s*(?:<\?xml[^>]*\?>\s*)?(?:<!--.*?-->\s*)*<([\w:.-]+)[^>]*?(/?)>",
@@ -61,6 +66,13 @@ class InfoSource(Protocol):
     def get_feature_info(self, query: InfoQuery) -> FeatureInfo: ...
 
 
+class InfoTransform(Protocol):
+    """An XSL transformation (`featureinfo_xslt`) of a feature info document whose kind
+    (`info_type`: "xml" or "html") says how to read it; raises SourceError when it fails."""
+
+    def __call__(self, data: bytes, info_type: str) -> bytes: ...
+
+
 class LegendSource(Protocol):
     """Something that has a legend image (encoded)."""
 
@@ -86,15 +98,38 @@ def query_in(query: InfoQuery, target: SRS) -> InfoQuery:
     return attrs.evolve(query, bbox=bbox, srs=target, pos=pos)
 
 
-def feature_info(query: InfoQuery, sources: tuple[InfoSource, ...]) -> FeatureInfo:
-    """Every source's answer for query, merged into one document."""
+def info_type(content_type: str) -> str:
+    """The kind of a feature info content type: "text", "html", "xml" or "json"."""
+    mime = content_type.split(";", 1)[0].strip().lower()
+    if mime in _MORE_XML:
+        return "xml"
+    return next((t for t, mimes in INFO_TYPES.items() if mime in mimes), "text")
+
+
+def feature_info(
+    query: InfoQuery,
+    sources: tuple[InfoSource, ...],
+    transforms: Mapping[str, InfoTransform] | None = None,
+) -> FeatureInfo:
+    """Every source's answer for query, merged into one document; `transforms` (by the kind
+    of the asked INFO_FORMAT, the service's `featureinfo_xslt`) rework the merged document."""
     answers = [
         source.get_feature_info(
             query_in(query, request_srs(query.srs, source.supported_srs))
         )
         for source in sources
     ]
-    return FeatureInfo(merge_info(answers, query.info_format), query.info_format)
+    wanted = info_type(query.info_format)
+    # A source may answer in its own `featureinfo_format` or in what its XSL makes: answers
+    # of one kind are merged and labelled as that kind, as MapProxy does.
+    kinds = {info_type(a.content_type) for a in answers}
+    kind = kinds.pop() if len(kinds) == 1 else wanted
+    mime = query.info_format if kind == wanted else INFO_TYPES[kind][0]
+    merged = merge_info(answers, mime)
+    transform = (transforms or {}).get(wanted)
+    if transform is not None:
+        return FeatureInfo(transform(merged, kind), query.info_format)
+    return FeatureInfo(merged, mime)
 
 
 def merge_info(answers: list[FeatureInfo], info_format: str) -> bytes:

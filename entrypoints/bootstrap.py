@@ -22,6 +22,7 @@ from adapters.sqlite_cache import sqlite_levels
 from adapters.sqlite_db import LevelFiles
 from adapters.tile_source import TileSource
 from adapters.wms_source import StaticLegend, WMSSource
+from adapters.xslt import XSLTransform
 from domain.cache_source import CacheSource
 from domain.config import (
     CacheConf,
@@ -41,6 +42,7 @@ from domain.config import (
 )
 from domain.coverage import coverage_from_conf
 from domain.errors import ConfigValueError, SourceError
+from domain.featureinfo import InfoTransform
 from domain.formats import MIXED, PNG, ImageFormat
 from domain.grid import Grid
 from domain.grids import resolve_grids
@@ -85,6 +87,8 @@ class AppState:
     sources: dict[str, MapSource] = attrs.Factory(dict)
     # Layers' own `legendurl`s by layer name.
     legends: dict[str, StaticLegend] = attrs.Factory(dict)
+    # The WMS service's `featureinfo_xslt` by INFO_FORMAT kind ("html", "xml").
+    info_transforms: dict[str, InfoTransform] = attrs.Factory(dict)
 
 
 def bootstrap(
@@ -127,6 +131,13 @@ def bootstrap(
             layer.name: StaticLegend(_legend_url(layer.legendurl, here), wiring.http)
             for layer in _named_layers(conf.layers)
             if layer.name is not None and layer.legendurl
+        },
+        info_transforms={
+            kind: XSLTransform.load(here / name)
+            for kind, name in (
+                (conf.services.wms.featureinfo_xslt if conf.services.wms else None)
+                or {}
+            ).items()
         },
     )
 
@@ -390,7 +401,9 @@ def _make_plain_source(
 ) -> MapSource:
     match conf:
         case WMSSourceConf():
-            return WMSSource(conf, http)
+            xslt = (conf.wms_opts or {}).get("featureinfo_xslt")
+            transform = XSLTransform.load(here / str(xslt)) if xslt else None
+            return WMSSource(conf, http, transform)
         case TileSourceConf():
             return TileSource(conf, grids[conf.grid], http)
         case DebugSourceConf():

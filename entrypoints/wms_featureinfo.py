@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from domain import imaging
 from domain.errors import RequestError, SourceError
 from domain.featureinfo import (
+    DEFAULT_INFO_TYPES,
     INFO_TYPES,
     InfoQuery,
     InfoSource,
@@ -23,8 +24,12 @@ if TYPE_CHECKING:
 
 
 def info_formats(service: WMSService) -> tuple[str, ...]:
-    """The INFO_FORMATs offered, from `featureinfo_types`."""
-    return tuple(m for t in service.conf.featureinfo_types for m in INFO_TYPES[t])
+    """The INFO_FORMATs offered, from `featureinfo_types` (else `featureinfo_xslt`'s kinds)."""
+    conf = service.conf
+    kinds: tuple[str, ...] = conf.featureinfo_types or tuple(
+        conf.featureinfo_xslt or DEFAULT_INFO_TYPES
+    )
+    return tuple(m for t in kinds for m in INFO_TYPES[t])
 
 
 def get_feature_info(
@@ -71,7 +76,7 @@ def get_feature_info(
     count = args.get("feature_count", "").strip()
     feature_count = positive_int(count, "feature_count") if count else None
     info = InfoQuery(query.bbox, query.size, query.srs, pos, info_format, feature_count)
-    answer = feature_info(info, tuple(sources))
+    answer = feature_info(info, tuple(sources), service.state.info_transforms)
     mime = answer.content_type
     if mime.startswith("text/") and "charset" not in mime:
         mime += "; charset=utf-8"

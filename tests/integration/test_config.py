@@ -282,11 +282,11 @@ def test_unsupported_services_and_wms_options_are_warnings(tmp_path: Path) -> No
     loaded = load(
         tmp_path,
         "services:\n  ogcapi:\n  wms:\n    srs: ['EPSG:4326']\n"
-        "    featureinfo_xslt: {}\n  tms:\n",
+        "    attribution: {text: x}\n  tms:\n",
     )
     assert loaded.warnings == (
         "ogcapi is not supported yet and is ignored @ $.services.ogcapi",
-        "featureinfo_xslt is not supported yet and is ignored @ $.services.wms.featureinfo_xslt",
+        "attribution is not supported yet and is ignored @ $.services.wms.attribution",
     )
     assert loaded.conf.services.wms is not None
     assert loaded.conf.services.wms.srs == ("EPSG:4326",)
