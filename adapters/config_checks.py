@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from domain.config import (
     CacheBackendConf,
+    CacheConf,
     FileCacheBackendConf,
     GeoPackageBackendConf,
     LayerConf,
@@ -14,6 +15,7 @@ from domain.config import (
     TileSourceConf,
     WMSSourceConf,
 )
+from domain.formats import MIXED, PNG
 from domain.grids import BUILTIN_GRIDS, flatten_grid_conf, grid_from_conf
 from domain.image_options import resolve_format
 from domain.srs import srs as make_srs
@@ -171,15 +173,31 @@ def _cache_limits(conf: TilegateConf) -> list[str]:
         errors += _one_grid_only(
             cache.cache, len(cache.grids), f"$.caches[{name!r}].cache"
         )
+        errors += _cache_formats(cache, conf, f"$.caches[{name!r}]")
+    return errors
+
+
+def _cache_formats(cache: CacheConf, conf: TilegateConf, path: str) -> list[str]:
+    """Formats that are neither a `globals.image.formats` name, `mixed` nor one we write."""
+    formats = {
+        key: resolve_format(value, conf.globals.image)
         for key, value in (
             ("format", cache.format),
             ("request_format", cache.request_format),
-        ):
-            # A `globals.image.formats` name, `mixed` or a format Tilegate writes.
-            if value is not None and resolve_format(value, conf.globals.image) is None:
-                errors.append(
-                    f"unknown image format {value!r} @ $.caches[{name!r}].{key}"
-                )
+        )
+        if value is not None
+    }
+    errors = [
+        f"unknown image format {getattr(cache, key)!r} @ {path}.{key}"
+        for key, fmt in formats.items()
+        if fmt is None
+    ]
+    request = formats.get("request_format")
+    # As MapProxy: a mixed tile is PNG or JPEG by its transparency, which only PNG brings.
+    if formats["format"] == MIXED and request not in (None, PNG, MIXED):
+        errors.append(
+            f"request_format must be image/png when format is mixed @ {path}.request_format"
+        )
     return errors
 
 

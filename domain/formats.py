@@ -48,3 +48,20 @@ def image_format(name: str) -> ImageFormat:
 
 def find_format(name: str) -> ImageFormat | None:
     return _BY_NAME.get(name.split(";")[0].strip().lower())
+
+
+def offered_format(fmt: ImageFormat) -> ImageFormat:
+    """The format tile services name for a cache in fmt: a mixed cache is offered as PNG (as
+    MapProxy offers it), each tile then answered with the type it really has."""
+    return PNG if fmt == MIXED else fmt
+
+
+def stored_format(fmt: ImageFormat, head: bytes) -> ImageFormat:
+    """The real format of a stored tile starting with `head` in a cache of format fmt."""
+    if fmt != MIXED:
+        return fmt
+    return JPEG if head.startswith(b"\xff\xd8\xff") else PNG
+
+
+# What the first bytes of a mixed tile need to tell PNG from JPEG.
+HEAD_SIZE = 3

@@ -11,6 +11,7 @@ from urllib.parse import quote, urlencode
 
 import attrs
 
+from domain.formats import offered_format
 from domain.grid import Grid
 from domain.tiles import TileSet
 from entrypoints.bootstrap import AppState, TileLayer
@@ -134,7 +135,7 @@ def tms_views(request: Request, state: AppState) -> list[MapView]:
             # because an sw grid's rows need not fill its bbox (GLOBAL_GEODETIC's top tile
             # reaches past 90°), so flipping them is not the same as counting from the top.
             top = grid.origin == "ul"
-            url = f"{base}/tiles/{_seg(layer.name)}/{_seg(grid_id)}/{{z}}/{{x}}/{{y}}.{tileset.format.ext}"
+            url = f"{base}/tiles/{_seg(layer.name)}/{_seg(grid_id)}/{{z}}/{{x}}/{{y}}.{offered_format(tileset.format).ext}"
             url += "?origin=nw" if top else "?origin=sw"
             levels = tuple(str(z) for z in range(grid.num_levels))
             # As TMSService: the first tile set of a layer with a grid id is the one served.
@@ -175,7 +176,7 @@ def _wmts_url(
     fixed = {
         "{Layer}": _seg(layer.name),
         "{TileMatrixSet}": _seg(tileset.grid.name),
-        "{Format}": tileset.format.ext,
+        "{Format}": offered_format(tileset.format).ext,
         "{Style}": "default",
     }
     if template is not None:
@@ -194,7 +195,7 @@ def _wmts_url(
             "VERSION": "1.0.0",
             "LAYER": layer.name,
             "STYLE": "default",
-            "FORMAT": tileset.format.mime,
+            "FORMAT": offered_format(tileset.format).mime,
             "TILEMATRIXSET": tileset.grid.name,
         }
     )

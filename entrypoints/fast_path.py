@@ -13,6 +13,7 @@ import re
 import attrs
 
 from adapters.file_cache import FileCache
+from domain.formats import MIXED
 from domain.tiles import TileSet
 from entrypoints.bootstrap import AppState
 from entrypoints.wmts import WMTSService
@@ -120,6 +121,9 @@ def _location(
             None,
             "rows are counted from the south in the cache, from the top in WMTS",
         )
+    if tileset.format == MIXED:
+        # Each tile's type is in its bytes; nginx would answer all with one type.
+        return None, "format mixed"
     if tileset.link_single_color_images:
         # nginx would date a linked tile by its shared target, Tilegate by the link.
         return None, "link_single_color_images"

@@ -8,6 +8,7 @@ from xml.sax.saxutils import escape, quoteattr
 import attrs
 
 from domain.errors import RequestError
+from domain.formats import offered_format
 from domain.grid import Grid, TileCoord
 from domain.grids import DEFAULT_BBOXES
 from domain.tiles import TileSet
@@ -136,11 +137,13 @@ class TMSService:
     def tile(self, request: Request, parts: list[str], own_levels: bool) -> Response:
         tile_map, z, x, y, ext = self.tile_path(parts)
         tileset = tile_map.tileset
-        if ext != tileset.format.ext and not (
-            ext == "jpg" and tileset.format.ext == "jpeg"
+        offered = offered_format(tileset.format).ext
+        # A mixed cache's own `.mixed` too: KML links its tiles by the cache's extension.
+        if ext not in (offered, tileset.format.ext) and not (
+            ext == "jpg" and offered == "jpeg"
         ):
             raise NotFoundError(
-                f"invalid format ({ext}), this tile set only supports ({tileset.format.ext})"
+                f"invalid format ({ext}), this tile set only supports ({offered})"
             )
         grid = tileset.grid
         if own_levels:
@@ -188,7 +191,7 @@ class TMSService:
             f'    <TileSet href={quoteattr(f"{href}/{order}")} units-per-pixel="{grid.res[z]!r}" order="{order}" />'
             for order, z in enumerate(tm.levels)
         )
-        fmt = tm.tileset.format
+        fmt = offered_format(tm.tileset.format)
         body = (
             '<?xml version="1.0"?>\n<TileMap version="1.0.0">\n'
             f"  <Title>{escape(tm.layer.title)}</Title>\n  <Abstract></Abstract>\n"

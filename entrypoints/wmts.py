@@ -10,6 +10,7 @@ import attrs
 
 from domain.bbox import Bbox
 from domain.errors import RequestError
+from domain.formats import offered_format
 from domain.grid import Grid, TileCoord
 from domain.scales import scale_denominator
 from domain.srs import srs, transform_bbox
@@ -147,12 +148,13 @@ class WMTSService:
                 f"unknown tile matrix set {matrix_set!r}", param="tilematrixset"
             )
         wanted = fmt.split("/")[-1].lower()
+        offered = offered_format(tileset.format)
         if wanted not in (
-            tileset.format.ext,
-            tileset.format.mime.split("/")[-1],
-        ) and not (wanted == "jpg" and tileset.format.ext == "jpeg"):
+            offered.ext,
+            offered.mime.split("/")[-1],
+        ) and not (wanted == "jpg" and offered.ext == "jpeg"):
             raise RequestError(
-                f"invalid format {fmt!r}, this layer is {tileset.format.mime}",
+                f"invalid format {fmt!r}, this layer is {offered.mime}",
                 param="format",
             )
         coord = TileCoord(
@@ -212,7 +214,7 @@ class WMTSService:
         tilesets = [
             ts for ts in layer.tilesets if (layer.name, ts.grid.name) in self.tilesets
         ]
-        fmt = tilesets[0].format
+        fmt = offered_format(tilesets[0].format)
         wgs84 = _wgs84_bbox(tilesets[0].grid)
         links = "".join(
             f"      <TileMatrixSetLink><TileMatrixSet>{escape(ts.grid.name)}</TileMatrixSet></TileMatrixSetLink>\n"
