@@ -85,6 +85,10 @@ def with_opacity(img: Image.Image, opacity: float) -> Image.Image:
 
 def has_transparency(img: Image.Image) -> bool:
     """Whether any pixel of img is not fully opaque."""
+    if img.mode == "P" and "transparency" not in img.info:
+        palette = img.palette
+        if palette is None or palette.mode != "RGBA":
+            return False
     if img.mode == "P" or "transparency" in img.info:
         img = img.convert("RGBA")
     if "A" not in img.getbands():
@@ -118,16 +122,14 @@ def _to_palette(img: Image.Image, quantizer: Quantizer) -> Image.Image:
     """An 8-bit image: exact where the image has at most 256 colours, quantised otherwise."""
     if img.mode == "P":
         return img
-    rgba = img.convert("RGBA")
-    colors = rgba.getcolors(256)
+    if img.mode not in ("RGB", "RGBA"):
+        img = img.convert("RGBA")
+    colors = img.getcolors(256)
     if colors is None:
-        # Pillow's median cut cannot keep alpha: images with transparency use the octree.
-        if quantizer == "mediancut" and not has_transparency(rgba):
-            return rgba.convert("RGB").quantize(256, method=Image.Quantize.MEDIANCUT)
-        return rgba.quantize(256, method=Image.Quantize.FASTOCTREE)
-    palette = [
-        c for _, c in colors if isinstance(c, tuple)
-    ]  # always tuples in RGBA mode
+        return _quantize(img, quantizer)
+    rgba = img.convert("RGBA")
+    # Colours are tuples in RGB(A) mode; an RGB image's are opaque.
+    palette = [(*c, 255)[:4] for _, c in colors if isinstance(c, tuple)]
     # Each RGBA pixel read as one little-endian 32-bit key and looked up in the sorted keys of
     # the palette: exact (Pillow's quantize to a given palette merges close colours) and done
     # in C by numpy rather than per pixel in Python.
@@ -141,3 +143,17 @@ def _to_palette(img: Image.Image, quantizer: Quantizer) -> Image.Image:
     if any(a != 255 for a in alphas):
         out.info["transparency"] = alphas
     return out
+
+
+def _quantize(img: Image.Image, quantizer: Quantizer) -> Image.Image:
+    """More than 256 colours reduced to 256. Pillow's octree keeps alpha; on an opaque image
+    it is given RGB, where it finds several times more of the colours of a smooth gradient."""
+    if has_transparency(img):
+        # Pillow's median cut cannot keep alpha: images with transparency use the octree.
+        return img.convert("RGBA").quantize(256, method=Image.Quantize.FASTOCTREE)
+    method = (
+        Image.Quantize.MEDIANCUT
+        if quantizer == "mediancut"
+        else Image.Quantize.FASTOCTREE
+    )
+    return img.convert("RGB").quantize(256, method=method)

@@ -67,13 +67,18 @@ def render_from_cache(
 def _mosaic(
     grid: Grid, tileset: TileSet, tiles: TileRange, read: TileReader
 ) -> Image.Image:
-    """The tiles of the range side by side, rows from the top."""
+    """The tiles of the range side by side, rows from the top: RGB when every tile is opaque
+    (the common case, and half the work for the warp), else RGBA."""
     tw, th = grid.tile_size
     cols, rows = tiles.x1 - tiles.x0 + 1, tiles.y1 - tiles.y0 + 1
-    mosaic = Image.new("RGBA", (cols * tw, rows * th), (0, 0, 0, 0))
-    for coord in tiles:
-        tile = imaging.decode(read(get_tile(coord, tileset)), (tw, th))
+    decoded = [
+        (coord, imaging.decode(read(get_tile(coord, tileset)), (tw, th)))
+        for coord in tiles
+    ]
+    mode = "RGBA" if any(imaging.has_transparency(t) for _, t in decoded) else "RGB"
+    mosaic = Image.new(mode, (cols * tw, rows * th))
+    for coord, tile in decoded:
         col = coord.x - tiles.x0
         row = tiles.y1 - coord.y if grid.origin == "ll" else coord.y - tiles.y0
-        mosaic.paste(tile.convert("RGBA"), (col * tw, row * th))
+        mosaic.paste(tile.convert(mode), (col * tw, row * th))
     return mosaic

@@ -5,7 +5,9 @@ from __future__ import annotations
 import functools
 
 import attrs
+import numpy as np
 import pyproj
+from numpy.typing import NDArray
 from pyproj.exceptions import CRSError
 
 from domain.bbox import Bbox
@@ -92,6 +94,16 @@ def transform_bbox(bbox: Bbox, src: SRS, dst: SRS) -> Bbox:
         *bbox.as_tuple(), densify_pts=21
     )
     return Bbox(minx, miny, maxx, maxy)
+
+
+def transform_arrays(
+    xs: NDArray[np.float64], ys: NDArray[np.float64], src: SRS, dst: SRS
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Coordinates transformed as arrays; inf where dst cannot express a point."""
+    if same_srs(src, dst):
+        return xs, ys
+    tx, ty = _transformer(src.code, dst.code).transform(xs, ys)
+    return np.asarray(tx, dtype=np.float64), np.asarray(ty, dtype=np.float64)
 
 
 def transform_points(

@@ -78,7 +78,8 @@ def render_map(
     read: TileReader,
     options: MapOptions = MapOptions(),
 ) -> Image.Image:
-    """The layers' sources drawn over each other in order (RGBA, transparent where none drew)."""
+    """The layers' sources drawn over each other in order: RGBA, transparent where none drew;
+    RGB when a single opaque image covers the map."""
     images: list[Image.Image] = []
     errors: list[SourceError] = []
     for layer in layers:
@@ -99,7 +100,7 @@ def render_map(
     image = imaging.merge(images) if images else _blank(query.size)
     if errors:
         image = draw_message(image.convert("RGBA"), "\n".join(map(str, errors)))
-    return image.convert("RGBA")
+    return image if image.mode in ("RGB", "RGBA") else image.convert("RGBA")
 
 
 def _render_source(
@@ -116,7 +117,7 @@ def _render_source(
 
 def finish(image: Image.Image, transparent: bool, bgcolor: str) -> Image.Image:
     """The map over its background: opaque `bgcolor` unless the client asked for transparency."""
-    if transparent:
+    if transparent or image.mode == "RGB":
         return image
     background = Image.new("RGBA", image.size, parse_color(bgcolor))
     background.alpha_composite(image.convert("RGBA"))

@@ -90,3 +90,69 @@ def test_points_outside_the_source_srs_domain_stay_transparent() -> None:
     alpha = out.getchannel("A")
     assert alpha.getpixel((32, 32)) == 255  # the pole is covered
     assert alpha.getpixel((0, 0)) == 0
+
+
+MERCATOR = srs("EPSG:3857")
+MERCATOR_WORLD = Bbox(-20037508.34, -20037508.34, 20037508.34, 20037508.34)
+
+
+def mercator_world_image(size: int = 1024) -> GeoImage:
+    """The pattern as a web mercator world map (every pixel centre coloured exactly)."""
+    step = MERCATOR_WORLD.width / size
+    centres = MERCATOR_WORLD.minx + (np.arange(size) + 0.5) * step
+    grid_x, grid_y = np.meshgrid(centres, -centres)
+    lonlat = np.array(
+        transform_points(
+            list(zip(grid_x.ravel(), grid_y.ravel(), strict=True)), MERCATOR, GEODETIC
+        )
+    )
+    data = pattern(lonlat[:, 0], lonlat[:, 1]).reshape(size, size, 3)
+    return GeoImage(
+        Image.fromarray(data.astype(np.uint8), "RGB"), MERCATOR_WORLD, MERCATOR
+    )
+
+
+@pytest.mark.parametrize(
+    "bbox",
+    [
+        Bbox(-40, -30, 40, 30),  # symmetric about the equator
+        Bbox(5, 45, 15, 55),
+        Bbox(-170, -80, 170, 80),  # most of the world: mercator bends strongly
+    ],
+)
+def test_lat_lon_maps_from_mercator_match_ground_truth(bbox: Bbox) -> None:
+    # Mercator to lat/lon bends only north-south: drawn in bands rather than a mesh.
+    out = warp(mercator_world_image(), bbox, GEODETIC, (400, 300))
+    assert out.mode == "RGB"  # the source covers the whole map
+    assert psnr(out, truth(bbox, GEODETIC, (400, 300))) > 35
+
+
+@pytest.mark.parametrize(
+    ("target", "bbox"),
+    [
+        (GEODETIC, Bbox(-180, -89.9, 180, 89.9)),  # beyond mercator's 85 degrees
+        (srs("EPSG:3035"), Bbox(-2e6, -2e6, 1.2e7, 1.2e7)),
+    ],
+)
+def test_a_map_larger_than_the_source_is_transparent_outside_it(
+    target: SRS, bbox: Bbox
+) -> None:
+    out = warp(mercator_world_image(256), bbox, target, (300, 300))
+    assert out.mode == "RGBA"
+    alpha = np.asarray(out.getchannel("A"))
+    assert alpha.min() == 0
+    assert alpha.max() == 255
+
+
+def test_an_upright_part_of_the_source_is_scaled_exactly_with_nearest() -> None:
+    # A lat/lon strip over row 100 of a mercator image, one output pixel per source column:
+    # each output pixel must take the source pixel under its centre.
+    image = Image.effect_noise((256, 256), 64).convert("RGB")
+    px = MERCATOR_WORLD.width / 256
+    top = MERCATOR_WORLD.maxy - 100 * px
+    (_, north), (_, south) = transform_points(
+        [(0, top), (0, top - px)], MERCATOR, GEODETIC
+    )
+    src = GeoImage(image, MERCATOR_WORLD, MERCATOR)
+    out = warp(src, Bbox(-90, south, 90, north), GEODETIC, (128, 1), "nearest")
+    assert out.tobytes() == image.crop((64, 100, 192, 101)).tobytes()

@@ -86,7 +86,7 @@ def test_cached_layers_render_from_their_tiles() -> None:
     image = render_map(
         query, (MapLayer("c", (CachedSource((tileset(source),)),)),), read
     )
-    assert image.getpixel((128, 128)) == (9, 8, 7, 255)
+    assert image.convert("RGBA").getpixel((128, 128)) == (9, 8, 7, 255)
     assert len(source.queries) == 1
 
 
