@@ -27,9 +27,7 @@ IGNORED, ERROR = "ignored", "error"
 # silently serve different data than MapProxy.
 NOT_SUPPORTED: dict[str, dict[str, str]] = {
     "services": {"ogcapi": IGNORED},
-    "wms": {
-        "attribution": IGNORED,
-    },
+    "wms": {},
     "globals": {"mapserver": IGNORED, "renderd": IGNORED, "srs": IGNORED},
     "grid": {"align_resolutions_with": ERROR},
     "source": {

@@ -422,6 +422,13 @@ def _max_output_pixels(
 
 
 @attrs.frozen
+class WMSAttributionConf:
+    """`services.wms.attribution`: a line drawn into every GetMap answer."""
+
+    text: str | None = None
+
+
+@attrs.frozen
 class WMSServiceConf:
     """`services.wms`; defaults are MapProxy's."""
 
@@ -442,6 +449,7 @@ class WMSServiceConf:
     )
     md: dict[str, object] | None = None
     inspire_md: InspireConf | None = None
+    attribution: WMSAttributionConf | None = None
     strict: bool = False
     max_output_pixels: PixelLimit = attrs.field(
         default=(4000, 4000), validator=_max_output_pixels

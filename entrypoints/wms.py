@@ -8,6 +8,7 @@ import attrs
 
 from adapters import logs
 from domain import imaging
+from domain.attribution import draw_attribution
 from domain.bbox import Bbox
 from domain.config import WMSServiceConf
 from domain.errors import ConfigValueError, RequestError, TilegateError
@@ -144,6 +145,9 @@ class WMSService:
                 self.conf.on_source_errors,
             ),
         )
+        attribution = self.conf.attribution
+        if attribution is not None and attribution.text:
+            image = draw_attribution(image, attribution.text)
         image = finish(image, transparent and fmt.supports_alpha, bgcolor)
         # `mixed` answers PNG or JPEG by the map's transparency, with that type (not
         # MapProxy's made-up image/mixed, which no client can decode by).
