@@ -17,6 +17,7 @@ from domain.config import (
     LayerConf,
     TileSourceConf,
     TMSServiceConf,
+    WMSAttributionConf,
     WMSSourceConf,
 )
 from domain.errors import ConfigError
@@ -278,7 +279,7 @@ def test_a_service_with_no_options_is_on_and_an_absent_one_is_off(
     assert conf.services.wmts is None
 
 
-def test_unsupported_services_and_wms_options_are_warnings(tmp_path: Path) -> None:
+def test_unsupported_services_are_warnings(tmp_path: Path) -> None:
     loaded = load(
         tmp_path,
         "services:\n  ogcapi:\n  wms:\n    srs: ['EPSG:4326']\n"
@@ -286,10 +287,10 @@ def test_unsupported_services_and_wms_options_are_warnings(tmp_path: Path) -> No
     )
     assert loaded.warnings == (
         "ogcapi is not supported yet and is ignored @ $.services.ogcapi",
-        "attribution is not supported yet and is ignored @ $.services.wms.attribution",
     )
     assert loaded.conf.services.wms is not None
     assert loaded.conf.services.wms.srs == ("EPSG:4326",)
+    assert loaded.conf.services.wms.attribution == WMSAttributionConf(text="x")
     assert loaded.conf.services.tms == TMSServiceConf()
 
 
