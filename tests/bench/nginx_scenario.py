@@ -23,7 +23,7 @@ import attrs
 from tests.bench import load, seeding, workload
 from tests.bench.processes import (
     REPO,
-    VENV_BIN,
+    TILEGATE_BIN,
     BenchError,
     Processes,
     Server,
@@ -139,7 +139,7 @@ def check_fronts(fronts: list[Front]) -> None:
 def _generate_fast_path(conf: Path, upstream: str, target: Path) -> Path:
     """Write Tilegate's fast-path locations to `target`; the cache directory they serve."""
     cmd = [
-        str(VENV_BIN / "tilegate"),
+        str(TILEGATE_BIN / "tilegate"),
         "nginx-fast-path",
         "-f",
         str(conf),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import IO
 
@@ -23,11 +22,13 @@ from tests.bench import (
 from tests.bench.processes import (
     BENCH_DIR,
     REPO,
+    TILEGATE_BIN,
     VENV_BIN,
     BenchError,
     Processes,
     Server,
     ensure_mapproxy_venv,
+    ensure_tilegate_venv,
     ensure_tool,
     free_port,
     group_cpu_seconds,
@@ -134,11 +135,13 @@ class Bench:
         if MAPPROXY in opts.servers:
             ensure_mapproxy_venv(self.out)
         if TILEGATE in opts.servers:
+            python = ensure_tilegate_venv(self.out) / "python"
             check = subprocess.run(
-                [sys.executable, "-c", "import entrypoints.wsgiapp"],
+                [str(python), "-c", "import entrypoints.wsgiapp"],
                 capture_output=True,
                 text=True,
                 check=False,
+                cwd=BENCH_DIR,
             )
             if check.returncode != 0:
                 raise BenchError(
@@ -182,7 +185,7 @@ class Bench:
             if name == TILEGATE:
                 (home / "mapproxy.yaml").write_text(config)
                 app = f"entrypoints.wsgiapp:make_wsgi_app({str(home / 'mapproxy.yaml')!r})"
-                gunicorn = VENV_BIN / "gunicorn"
+                gunicorn = TILEGATE_BIN / "gunicorn"
             elif name == MAPPROXY:
                 (home / "mapproxy.yaml").write_text(config)
                 (home / "config.py").write_text(

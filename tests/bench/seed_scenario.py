@@ -21,7 +21,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from tests.bench import load, workload
-from tests.bench.processes import MAPPROXY_VENV, VENV_BIN, BenchError
+from tests.bench.processes import MAPPROXY_VENV, TILEGATE_BIN, BenchError
 from tests.bench.report import Results, SeedResult
 
 TILEGATE, MAPPROXY, FLOOR = "Tilegate", "MapProxy", "floor"
@@ -48,7 +48,7 @@ seeds:
 def seeder_cmd(name: str, concurrency: int, dry_run: bool = False) -> list[str]:
     """The seed command line, the same for both (mapproxy-seed's options)."""
     exe = (
-        [str(VENV_BIN / "tilegate"), "seed"]
+        [str(TILEGATE_BIN / "tilegate"), "seed"]
         if name == TILEGATE
         else [str(MAPPROXY_VENV / "bin" / "mapproxy-seed")]
     )

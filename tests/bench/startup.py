@@ -17,7 +17,7 @@ from pathlib import Path
 import attrs
 
 from tests.bench.bigconfig import CACHES, LAYERS_PER_CACHE, big_mapproxy_yaml
-from tests.bench.processes import MAPPROXY_VENV, REPO, VENV_BIN, BenchError
+from tests.bench.processes import MAPPROXY_VENV, REPO, TILEGATE_BIN, BenchError
 from tests.bench.report import Results, StartupResult
 
 LAYERS = CACHES * LAYERS_PER_CACHE
@@ -74,7 +74,7 @@ def probe(name: str, home: Path) -> Probe:
     """The probe of "Tilegate" or "MapProxy", each in the python of its own venv."""
     if name == "MapProxy":
         return Probe(name, MAPPROXY_VENV / "bin" / "python", "mapproxy.wsgiapp", home)
-    return Probe(name, VENV_BIN / "python", "entrypoints.wsgiapp", home)
+    return Probe(name, TILEGATE_BIN / "python", "entrypoints.wsgiapp", home)
 
 
 def run(
