@@ -185,6 +185,15 @@ class GeoJSONSourceConf:
 
 
 SourceConf = WMSSourceConf | TileSourceConf | DebugSourceConf | GeoJSONSourceConf
+
+
+def source_opacity(conf: SourceConf | None) -> float | None:
+    """A source's `image.opacity` (None for sources without image options)."""
+    if isinstance(conf, WMSSourceConf | TileSourceConf) and conf.image is not None:
+        return conf.image.opacity
+    return None
+
+
 SOURCE_TYPES: dict[str, type[SourceConf]] = {
     "wms": WMSSourceConf,
     "tile": TileSourceConf,

@@ -43,6 +43,8 @@ class TileSet:
     lock_timeout: float = 60.0
     encode_options: imaging.EncodeOptions = attrs.field(factory=imaging.EncodeOptions)
     watermark: WatermarkConf | None = None
+    # Each source's `image.opacity` (None: opaque as it comes), applied where sources merge.
+    source_opacity: tuple[float | None, ...] = ()
     meta_grid: MetaGrid = attrs.field(init=False)
 
     @meta_grid.default
@@ -113,7 +115,15 @@ def render_meta_tile(meta: MetaTile, tiles: TileSet) -> list[EncodedTile]:
         if result.format.split(";")[0] == tiles.format.mime and tiles.watermark is None:
             return [EncodedTile(coord, result.data, _color(img, tiles))]
         return [_encode(coord, img, tiles)]
-    image = imaging.merge([imaging.decode(r.data, meta.size) for r in results])
+    images = [imaging.decode(r.data, meta.size) for r in results]
+    if len(images) > 1:
+        # As MapProxy: a source's opacity fades it over the ones below; a lone source is kept.
+        opacities = tiles.source_opacity or (None,) * len(images)
+        images = [
+            img if opacity is None else imaging.with_opacity(img, opacity)
+            for img, opacity in zip(images, opacities, strict=True)
+        ]
+    image = imaging.merge(images)
     if min(meta.buffer) < 0:
         # Tiles reach beyond the image (and the grid): transparent there, not palette entry 0.
         image = image.convert("RGBA")

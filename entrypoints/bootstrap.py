@@ -39,6 +39,7 @@ from domain.config import (
     TilegateConf,
     TileSourceConf,
     WMSSourceConf,
+    source_opacity,
 )
 from domain.coverage import coverage_from_conf
 from domain.errors import ConfigValueError, SourceError
@@ -293,6 +294,9 @@ class _Wiring:
                 lock_timeout=g.lock_timeout,
                 encode_options=encode_options(cache.format, self.conf.globals.image),
                 watermark=watermark,
+                source_opacity=tuple(
+                    source_opacity(self.conf.sources.get(s)) for s in cache.sources
+                ),
             )
             for grid_name in cache.grids
         )

@@ -8,7 +8,7 @@ import attrs
 
 from adapters.wms_source import WMSSource
 from domain.cache_source import CacheSource
-from domain.config import LayerConf, TileSourceConf, WMSSourceConf
+from domain.config import LayerConf, TileSourceConf, WMSSourceConf, source_opacity
 from domain.coverage import Coverage, union
 from domain.featureinfo import InfoSource, LegendSource
 from domain.ports import MapSource
@@ -128,7 +128,4 @@ def _layer_source(name: str, state: AppState) -> LayerSource:
         supported = tuple(srs(code) for code in conf.supported_srs)
     elif isinstance(conf, TileSourceConf):
         supported = (state.grids[conf.grid].srs,)
-    opacity = None
-    if isinstance(conf, WMSSourceConf | TileSourceConf) and conf.image is not None:
-        opacity = conf.image.opacity
-    return DirectSource(state.sources[name], supported, opacity)
+    return DirectSource(state.sources[name], supported, source_opacity(conf))

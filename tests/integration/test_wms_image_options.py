@@ -14,6 +14,7 @@ from PIL import Image
 from adapters.config import parse_config
 from domain.errors import ConfigError
 from entrypoints.app import TilegateApp
+from entrypoints.bootstrap import bootstrap
 from tests.integration.test_app import make_app
 from tests.integration.test_wms_service import getmap, parse_xml, wms
 from tests.mapserver import MapServer
@@ -169,6 +170,19 @@ def test_source_opacity_fades_its_image_when_merged(app: TilegateApp) -> None:
     # Over another layer it lets that one show through.
     _, _, both = getmap(app, layers="plain,faded", bbox=BBOX_100M, transparent="true")
     assert np.abs(pixels(both) - full_px).max() <= 1
+
+
+def test_a_cache_merges_its_sources_with_their_opacity(
+    tmp_path: Path, map_server: MapServer
+) -> None:
+    config = conf(map_server)
+    config["caches"] = {
+        "both": {"grids": ["GLOBAL_WEBMERCATOR"], "sources": ["w", "half"]}
+    }
+    path = tmp_path / "mapproxy.yaml"
+    state = bootstrap(parse_config(config, str(path)), path)
+    (tiles,) = state.caches["both"]
+    assert tiles.source_opacity == (None, 0.5)
 
 
 # The mixed format

@@ -302,3 +302,30 @@ def test_single_color_tiles_carry_their_colour() -> None:
         ),
     )
     assert {t.color for t in cache.stored} == {(7, 8, 9, 255)}
+
+
+def test_a_source_with_opacity_is_faded_over_the_ones_below() -> None:
+    below, above = (
+        CountingSource(color=(255, 0, 0, 255)),
+        CountingSource(color=(0, 0, 255, 255)),
+    )
+    tiles = attrs.evolve(
+        tileset(below), sources=(below, above), source_opacity=(None, 0.25)
+    )
+    red, _, blue, alpha = pixels(get_tile(TileCoord(0, 0, 1), tiles).data).getpixel(
+        (9, 9)
+    )
+    assert alpha == 255
+    assert abs(blue - 0.25 * 255) <= 1
+    assert abs(red - 0.75 * 255) <= 1
+
+
+def test_a_lone_source_keeps_its_colours_whatever_its_opacity() -> None:
+    source = CountingSource(color=(0, 0, 255, 255))
+    tiles = tileset(source, source_opacity=(0.25,))
+    assert pixels(get_tile(TileCoord(0, 0, 1), tiles).data).getpixel((9, 9)) == (
+        0,
+        0,
+        255,
+        255,
+    )

@@ -156,3 +156,19 @@ def test_an_upright_part_of_the_source_is_scaled_exactly_with_nearest() -> None:
     src = GeoImage(image, MERCATOR_WORLD, MERCATOR)
     out = warp(src, Bbox(-90, south, 90, north), GEODETIC, (128, 1), "nearest")
     assert out.tobytes() == image.crop((64, 100, 192, 101)).tobytes()
+
+
+def test_a_bbox_rounded_near_pixel_edges_is_still_an_exact_crop() -> None:
+    # As a client that rounds coordinates (GDAL: 8 decimals) asks for a tile-aligned map.
+    image = Image.effect_noise((512, 512), 64).convert("RGB")
+    src = GeoImage(image, MERCATOR_WORLD, MERCATOR)
+    px = MERCATOR_WORLD.width / 512
+    exact = Bbox(
+        MERCATOR_WORLD.minx + 100 * px,
+        MERCATOR_WORLD.maxy - 300 * px,
+        MERCATOR_WORLD.minx + 356 * px,
+        MERCATOR_WORLD.maxy - 44 * px,
+    )
+    rounded = Bbox(*(round(v, 8) + 1e-9 for v in exact.as_tuple()))
+    out = warp(src, rounded, MERCATOR, (256, 256))
+    assert out.tobytes() == image.crop((100, 44, 356, 300)).tobytes()
