@@ -312,9 +312,9 @@ def test_a_source_with_opacity_is_faded_over_the_ones_below() -> None:
     tiles = attrs.evolve(
         tileset(below), sources=(below, above), source_opacity=(None, 0.25)
     )
-    red, _, blue, alpha = pixels(get_tile(TileCoord(0, 0, 1), tiles).data).getpixel(
-        (9, 9)
-    )
+    pixel = pixels(get_tile(TileCoord(0, 0, 1), tiles).data).getpixel((9, 9))
+    assert isinstance(pixel, tuple)
+    red, _, blue, alpha = pixel
     assert alpha == 255
     assert abs(blue - 0.25 * 255) <= 1
     assert abs(red - 0.75 * 255) <= 1
