@@ -34,4 +34,9 @@ docs-check: venv
 bench: venv
 	$(PY) -m tests.bench
 
-.PHONY: venv system-packages run lint test docs-check bench
+# The reliability and security tests of `make test`, run longer: more fuzz examples, kill
+# rounds and load (tests/reliability/conftest.py `amount`).
+soak: venv system-packages
+	TILEGATE_SOAK=1 $(PY) -m pytest tests/reliability
+
+.PHONY: venv system-packages run lint test docs-check bench soak
