@@ -12,6 +12,7 @@ import attrs
 
 from tests.bench import (
     load,
+    misses_scenario,
     nginx_scenario,
     seed_scenario,
     seeding,
@@ -35,13 +36,12 @@ from tests.bench.processes import (
     gunicorn_cmd,
     start_mapserver,
 )
-from tests.bench.report import CachedResult, MissResult, Results
+from tests.bench.results import CachedResult, Results, cpu_text, per_item
 
 TILEGATE, MAPPROXY, FLOOR = "Tilegate", "MapProxy", "floor"
 SERVER_NAMES = (TILEGATE, MAPPROXY, FLOOR)
 CACHES = (TILEGATE, MAPPROXY)  # the servers that have a cache and make misses
 SERVICES = ("tms", "wmts")
-MISS_CONCURRENCY = 8
 
 # Scenarios in the order they run; `--only` picks some.
 SCENARIOS = ("startup", "seeding", "cached", "misses", "conditional", "nginx", "wms")
@@ -112,7 +112,15 @@ class Bench:
                     for round_no in range(opts.rounds):
                         self._round(round_no)
                 if self.wants("conditional"):
-                    self._conditional()
+                    worker_class = self.options.worker_classes[0]
+                    misses_scenario.run_conditional(
+                        {
+                            n: self.servers[n, worker_class]
+                            for n in CACHES
+                            if (n, worker_class) in self.servers
+                        },
+                        self.results,
+                    )
                 if self.wants("wms"):
                     self._wms()
         finally:
@@ -307,42 +315,27 @@ class Bench:
             opts.seconds,
             opts.wrk_threads,
         )
-        cpu = _per(_groups_cpu(groups), cpu_before, res.requests, 1e6)
+        cpu = per_item(_groups_cpu(groups), cpu_before, res.requests, 1e6)
         return CachedResult(
             res.rps, res.p50_ms, res.p99_ms, res.requests, res.errors, cpu
         )
 
     def _misses(self, round_no: int) -> None:
         """Misses through the first worker class only."""
-        opts = self.options
-        worker_class = opts.worker_classes[0]
-        tiles = workload.miss_tiles(round_no, opts.miss_metas)
-        key = f"cache misses, {MISS_CONCURRENCY} clients, {worker_class}"
-        line = []
-        for name in CACHES:
-            if (name, worker_class) not in self.servers:
-                continue
-            assert self.upstream is not None
-            server = self.servers[name, worker_class]
-            load.fetch(self.upstream.url, "/_reset")
-            cpu_before = group_cpu_seconds(server.proc.pid)
-            batch = load.fetch_all(
-                server.url, [t.tms_path() for t in tiles], MISS_CONCURRENCY
-            )
-            cpu = _per(group_cpu_seconds(server.proc.pid), cpu_before, len(tiles), 1e3)
-            stats = json.loads(load.fetch(self.upstream.url, "/_stats").body)
-            bad = sum(n for status, n in batch.statuses.items() if status != 200)
-            result = MissResult(
-                len(tiles) / batch.seconds, stats["total"] / opts.miss_metas, bad, cpu
-            )
-            self.results.add_misses(key, name, result)
-            err = f" ({bad} failed: {batch.statuses})" if bad else ""
-            line.append(
-                f"{name} {result.tiles_per_s:4.0f} tiles/s {result.upstream_per_meta:.2f} upstream/meta"
-                f"{_cpu_text(cpu, 'ms/tile')}{err}"
-            )
-        if line:
-            self.say(f"  {key:<34} " + " | ".join(line))
+        assert self.upstream is not None
+        worker_class = self.options.worker_classes[0]
+        misses_scenario.run_misses(
+            {
+                n: self.servers[n, worker_class]
+                for n in CACHES
+                if (n, worker_class) in self.servers
+            },
+            self.upstream.url,
+            workload.miss_tiles(round_no, self.options.miss_metas),
+            f"cache misses, {misses_scenario.CONCURRENCY} clients, {worker_class}",
+            self.results,
+            self.say,
+        )
 
     def _wms(self) -> None:
         """WMS GetMap through the first worker class of each cache."""
@@ -360,35 +353,6 @@ class Bench:
             self.say,
         )
 
-    def _conditional(self) -> None:
-        tile = workload.cached_tiles()[0]
-        worker_class = self.options.worker_classes[0]
-        for name in CACHES:
-            if (name, worker_class) not in self.servers:
-                continue
-            url = self.servers[name, worker_class].url
-            first = load.fetch(url, tile.tms_path())
-            etag, modified = (
-                first.headers.get("etag"),
-                first.headers.get("last-modified"),
-            )
-            inm = (
-                str(load.fetch(url, tile.tms_path(), {"If-None-Match": etag}).status)
-                if etag
-                else "no ETag"
-            )
-            ims = (
-                str(
-                    load.fetch(
-                        url, tile.tms_path(), {"If-Modified-Since": modified}
-                    ).status
-                )
-                if modified
-                else "no Last-Modified"
-            )
-            self.results.add_status("If-None-Match", name, inm)
-            self.results.add_status("If-Modified-Since", name, ims)
-
 
 def _class_text(worker_class: str, threads: int) -> str:
     return (
@@ -398,14 +362,6 @@ def _class_text(worker_class: str, threads: int) -> str:
     )
 
 
-def _per(
-    after: float | None, before: float | None, count: int, scale: float
-) -> float | None:
-    if after is None or before is None or count <= 0:
-        return None
-    return (after - before) / count * scale
-
-
 def _groups_cpu(groups: tuple[int, ...]) -> float | None:
     seconds = [group_cpu_seconds(g) for g in groups]
     return None if None in seconds else sum(s for s in seconds if s is not None)
@@ -413,18 +369,8 @@ def _groups_cpu(groups: tuple[int, ...]) -> float | None:
 
 def _wrk_text(name: str, result: CachedResult) -> str:
     err = f" ({result.errors} errors)" if result.errors else ""
-    cpu = _cpu_text(result.cpu_us_per_req, "us/req")
+    cpu = cpu_text(result.cpu_us_per_req, "us/req")
     return f"{name} {result.rps:5.0f} req/s p99 {result.p99_ms:5.1f} ms{cpu}{err}"
-
-
-def _cpu_text(value: float | None, unit: str) -> str:
-    return (
-        ""
-        if value is None
-        else f" CPU {value:5.0f} {unit}"
-        if value >= 10
-        else f" CPU {value:5.2f} {unit}"
-    )
 
 
 def _metas(tiles: list[workload.Tile]) -> int:

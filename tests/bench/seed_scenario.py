@@ -22,7 +22,7 @@ from urllib.parse import urlencode
 
 from tests.bench import load, workload
 from tests.bench.processes import MAPPROXY_VENV, TILEGATE_BIN, BenchError
-from tests.bench.report import Results, SeedResult
+from tests.bench.results import Results, SeedResult
 
 TILEGATE, MAPPROXY, FLOOR = "Tilegate", "MapProxy", "floor"
 CONCURRENCIES = (1, 2)

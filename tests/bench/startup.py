@@ -18,7 +18,7 @@ import attrs
 
 from tests.bench.bigconfig import CACHES, LAYERS_PER_CACHE, big_mapproxy_yaml
 from tests.bench.processes import MAPPROXY_VENV, REPO, TILEGATE_BIN, BenchError
-from tests.bench.report import Results, StartupResult
+from tests.bench.results import Results, StartupResult
 
 LAYERS = CACHES * LAYERS_PER_CACHE
 PROBE_TIMEOUT = 300.0

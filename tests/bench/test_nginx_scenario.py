@@ -8,7 +8,8 @@ from adapters.config import load_config
 from entrypoints.bootstrap import bootstrap
 from entrypoints.fast_path import nginx_locations
 from tests.bench import workload
-from tests.bench.report import CachedResult, Results, render
+from tests.bench.report import render
+from tests.bench.results import CachedResult, Results
 
 
 def test_bench_layer_is_served_by_the_fast_path(tmp_path: Path) -> None:

@@ -9,7 +9,8 @@ from adapters.seed_config import load_seed_tasks
 from domain.seeding import plan
 from entrypoints.bootstrap import bootstrap
 from tests.bench import workload
-from tests.bench.report import Results, SeedResult, render
+from tests.bench.report import render
+from tests.bench.results import Results, SeedResult
 from tests.bench.seed_scenario import SEED_YAML, stored_tiles
 
 

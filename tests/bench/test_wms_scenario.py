@@ -7,7 +7,8 @@ from PIL import Image
 
 from tests import mapserver
 from tests.bench import wms_scenario
-from tests.bench.report import Results, WmsResult, render
+from tests.bench.report import render
+from tests.bench.results import Results, WmsResult
 from tests.bench.wms_scenario import Case
 
 

@@ -26,7 +26,7 @@ from PIL import Image
 from tests import mapserver
 from tests.bench import load, workload
 from tests.bench.processes import BenchError, Server
-from tests.bench.report import Results, WmsResult
+from tests.bench.results import Results, WmsResult
 
 SIZES = (256, 1024)
 # Extents in degrees (lon/lat); each is asked for in the SRS listed with it.
