@@ -15,6 +15,8 @@ Fault injection, by query parameter on any map URL, or for later requests via
   fault=garbage    HTTP 200, image/png content type, a body that is no image
   fault=wrongsize  a valid image one pixel wider and taller than asked for
   fault=empty      HTTP 200, image/png content type, no body
+  fault=truncated  HTTP 200, the first half of the image (its header intact), Content-Length to match
+  fault=drop       the connection is closed without any answer
   fault=html       HTTP 200, text/html body
   fault=entities   HTTP 200, an XML document declaring entities (an entity-expansion attack)
   status=N         answer with HTTP status N
@@ -237,6 +239,10 @@ class FaultRule:
     left: int | None
 
 
+# The status of an answer that is no answer: the handler closes the connection instead.
+DROP = 0
+
+
 @attrs.define
 class _Answer:
     status: int
@@ -413,6 +419,8 @@ class MapServer:
             return _Answer(200, "image/png", b"this is not a png at all" * 10)
         if fault == "empty":
             return _Answer(200, "image/png", b"")
+        if fault == "drop":
+            return _Answer(DROP, "", b"")
         if params.get("REQUEST", "").lower() == "getcapabilities":
             host = headers.get("host", f"{self.host}:{self.port}")
             return _Answer(*capabilities(f"http://{host}{path}", version))
@@ -429,7 +437,10 @@ class MapServer:
             return _Answer(200, *service_exception(str(exc), exc.code, version))
         if fault == "wrongsize":
             img = img.resize((img.width + 1, img.height + 1))
-        return _Answer(200, mime, encode(img, mime))
+        data = encode(img, mime)
+        if fault == "truncated":
+            data = data[: len(data) // 2]
+        return _Answer(200, mime, data)
 
     def _image(self, path: str, params: dict[str, str]) -> tuple[Image.Image, str]:
         transparent = params.get("TRANSPARENT", "").lower() == "true"
@@ -676,6 +687,9 @@ class _Handler(BaseHTTPRequestHandler):
             }
         headers = {k.lower(): v for k, v in self.headers.items()}
         answer = self.server.app.answer(method, parts.path, params, headers)
+        if answer.status == DROP:
+            self.close_connection = True
+            return
         self.send_response(answer.status)
         self.send_header("Content-Type", answer.content_type)
         self.send_header("Content-Length", str(len(answer.body)))
