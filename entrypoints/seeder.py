@@ -23,9 +23,10 @@ from domain.errors import LockTimeoutError
 from domain.seeding import CleanupTask, Plan, SeedTask, plan
 from domain.tiles import TileSet
 from entrypoints.bootstrap import AppState
+from entrypoints.seed_pool import Pool
 from entrypoints.seed_progress import Progress
 from entrypoints.seed_progress_file import read_progress, write_progress
-from entrypoints.seed_workers import Job, Pool, Result, Worker
+from entrypoints.seed_workers import Job, Result, Worker
 
 _CACHE_LOCK_WAIT = 7 * 24 * 3600.0
 

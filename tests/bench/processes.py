@@ -252,6 +252,8 @@ def ensure_tilegate_venv(out: IO[str]) -> Path:
         flush=True,
     )
     pip = [str(TILEGATE_BIN / "pip"), "install", "-q"]
+    # setuptools builds the wheel in the tree's build/; leave no such leftover behind.
+    leftover = not (REPO / "build").exists()
     try:
         if fresh:
             subprocess.run(
@@ -268,6 +270,9 @@ def ensure_tilegate_venv(out: IO[str]) -> Path:
         raise BenchError(
             f"could not install Tilegate for the benchmark: {exc}"
         ) from exc
+    finally:
+        if leftover:
+            shutil.rmtree(REPO / "build", ignore_errors=True)
     marker.write_text(stamp)
     return TILEGATE_BIN
 
