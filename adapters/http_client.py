@@ -219,16 +219,23 @@ class HttpClient:
             )
         chunks: list[bytes] = []
         size = 0
-        for chunk in resp.stream(_CHUNK):
+        while True:
+            # The read timeout bounds each socket read, so a server that trickles its answer
+            # would outlast it: every read gets only what time is left, and returns what has
+            # arrived (read1) rather than waiting for a full chunk.
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise SourceTimeoutError(
+                    f"{describe_url(url)} did not finish answering in time"
+                )
+            _limit_read_time(resp, left)
+            chunk = resp.read1(_CHUNK)
+            if not chunk:
+                break
             size += len(chunk)
             if size > self.max_body:
                 raise SourceError(
                     f"{describe_url(url)} answered with more than {self.max_body} bytes"
-                )
-            # the read timeout bounds each socket read; a server that trickles must still end
-            if time.monotonic() > deadline:
-                raise SourceTimeoutError(
-                    f"{describe_url(url)} did not finish answering in time"
                 )
             chunks.append(chunk)
         return b"".join(chunks)
@@ -269,6 +276,13 @@ class HttpClient:
                 kwargs["ca_certs"] = opts.ca_certs
             self._managers[key] = urllib3.PoolManager(maxsize=16, block=False, **kwargs)
         return self._managers[key]
+
+
+def _limit_read_time(resp: urllib3.BaseHTTPResponse, seconds: float) -> None:
+    conn = getattr(resp, "connection", None)
+    sock = getattr(conn, "sock", None)
+    if sock is not None:
+        sock.settimeout(seconds)
 
 
 def _translate(exc: BaseException, url: str, timeout: float) -> SourceError:

@@ -17,10 +17,15 @@ Fault injection, by query parameter on any map URL, or for later requests via
   fault=empty      HTTP 200, image/png content type, no body
   fault=truncated  HTTP 200, the first half of the image (its header intact), Content-Length to match
   fault=drop       the connection is closed without any answer
+  fault=trickle    the image's body sent in small pieces spread over `delay` seconds (every read
+                   of the client gets data in time, yet the whole answer takes `delay`)
   fault=html       HTTP 200, text/html body
   fault=entities   HTTP 200, an XML document declaring entities (an entity-expansion attack)
   status=N         answer with HTTP status N
   delay=S          wait S seconds before answering
+ArcGIS REST, under ``/arcgis/rest/services/NAME/``: ``MapServer/export`` and
+``ImageServer/exportImage`` (f=image) render the same pixels for bbox, size and bboxSR
+(imageSR must match), ``MapServer/identify`` answers JSON echoing what it was asked.
 ``/_stats`` returns JSON (counts per path, total, in_flight, max_in_flight, requests);
 ``/_reset`` clears stats and faults. Paths under ``/secure/`` need basic auth
 (AUTH_USER / AUTH_PASSWORD) and are otherwise served like the path without the prefix.
@@ -69,6 +74,15 @@ _PIL = {
 }
 _TILE_PATH = re.compile(r"^/(tiles|tms)/(\d+)/(\d+)/(\d+)\.(\w+)$")
 _QUADKEY_PATH = re.compile(r"^/quadkey/([0-3]+)\.(\w+)$")
+_ARCGIS_PATH = re.compile(
+    r"^/arcgis/rest/services/[\w/]+/(MapServer/export|ImageServer/exportImage|MapServer/identify)$"
+)
+_ARCGIS_FORMATS = {
+    "png": "image/png",
+    "png32": "image/png",
+    "jpeg": "image/jpeg",
+    "jpg": "image/jpeg",
+}
 
 
 class MapServerError(Exception):
@@ -218,6 +232,8 @@ class RecordedRequest:
     path: str
     params: dict[str, str]
     headers: dict[str, str]
+    # The query string as sent, for servers whose parameter names are case sensitive.
+    query: str = ""
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -225,6 +241,7 @@ class RecordedRequest:
             "path": self.path,
             "params": self.params,
             "headers": self.headers,
+            "query": self.query,
         }
 
 
@@ -239,6 +256,8 @@ class FaultRule:
     left: int | None
 
 
+# fault=trickle: the pause between two pieces of a body.
+_TRICKLE_PAUSE = 0.1
 # The status of an answer that is no answer: the handler closes the connection instead.
 DROP = 0
 
@@ -249,6 +268,8 @@ class _Answer:
     content_type: str
     body: bytes
     headers: dict[str, str] = attrs.Factory(dict)
+    # Seconds over which the body is sent in pieces (fault=trickle); 0: at once.
+    spread: float = 0.0
 
 
 @attrs.define
@@ -323,6 +344,10 @@ class MapServer:
         with self._lock:
             self._rules.append(FaultRule(fault, delay, status, path, times))
 
+    def stopping(self, wait: float) -> bool:
+        """Whether the server is closing, after waiting up to `wait` seconds for it."""
+        return self._stopping.wait(wait)
+
     def stats(self) -> dict[str, Any]:
         with self._lock:
             return {
@@ -353,7 +378,12 @@ class MapServer:
             self.in_flight -= 1
 
     def answer(
-        self, method: str, path: str, params: dict[str, str], headers: dict[str, str]
+        self,
+        method: str,
+        path: str,
+        params: dict[str, str],
+        headers: dict[str, str],
+        query: str = "",
     ) -> _Answer:
         if path == "/_stats":
             return _Answer(200, "application/json", json.dumps(self.stats()).encode())
@@ -371,7 +401,7 @@ class MapServer:
                 int(times) if times else None,
             )
             return _Answer(200, "text/plain", b"ok\n")
-        rule = self._begin(RecordedRequest(method, path, params, headers))
+        rule = self._begin(RecordedRequest(method, path, params, headers, query))
         try:
             return self._map_answer(path, params, headers, rule)
         finally:
@@ -389,7 +419,7 @@ class MapServer:
         if rule is not None:
             fault, delay = fault or rule.fault, delay or rule.delay
             status = status or (str(rule.status) if rule.status else None)
-        if delay > 0:
+        if delay > 0 and fault != "trickle":
             self._stopping.wait(delay)
         if path == SECURE_PREFIX or path.startswith(SECURE_PREFIX + "/"):
             if not _authorized(headers.get("authorization", "")):
@@ -424,6 +454,8 @@ class MapServer:
         if params.get("REQUEST", "").lower() == "getcapabilities":
             host = headers.get("host", f"{self.host}:{self.port}")
             return _Answer(*capabilities(f"http://{host}{path}", version))
+        if path.endswith("/MapServer/identify") and _ARCGIS_PATH.match(path):
+            return _Answer(200, "application/json", arcgis_identify(params))
         operation = params.get("REQUEST", "").lower()
         if operation == "getfeatureinfo":
             return _Answer(200, *feature_info(params))
@@ -440,7 +472,7 @@ class MapServer:
         data = encode(img, mime)
         if fault == "truncated":
             data = data[: len(data) // 2]
-        return _Answer(200, mime, data)
+        return _Answer(200, mime, data, spread=delay if fault == "trickle" else 0.0)
 
     def _image(self, path: str, params: dict[str, str]) -> tuple[Image.Image, str]:
         transparent = params.get("TRANSPARENT", "").lower() == "true"
@@ -458,6 +490,8 @@ class MapServer:
             return self._tile(z, x, y, "nw", match.group(2), transparent)
         if params.get("REQUEST", "").lower() == "getmap":
             return _getmap(params)
+        if _ARCGIS_PATH.match(path):
+            return arcgis_export(params)
         raise MapServerError(f"nothing at {path}", status=404)
 
     def _tile(
@@ -509,6 +543,36 @@ def feature_info(params: dict[str, str]) -> tuple[str, bytes]:
             f'<?xml version="1.0"?>\n<features><feature {attrs_}/></features>\n'.encode(),
         )
     return "text/plain", f"{text}\n".encode()
+
+
+def arcgis_export(params: dict[str, str]) -> tuple[Image.Image, str]:
+    """An ArcGIS REST export: the pixels of `render` for bbox and size in bboxSR."""
+    try:
+        minx, miny, maxx, maxy = (float(v) for v in params["BBOX"].split(","))
+        width, height = (int(v) for v in params["SIZE"].split(","))
+        srs = f"EPSG:{int(params['BBOXSR'])}"
+    except (KeyError, ValueError):
+        raise MapServerError("bad bbox, size or bboxSR", status=400) from None
+    if (
+        params.get("IMAGESR", params["BBOXSR"]) != params["BBOXSR"]
+        or params.get("F") != "image"
+    ):
+        raise MapServerError(
+            "imageSR must equal bboxSR and f must be image", status=400
+        )
+    mime = _ARCGIS_FORMATS.get(params.get("FORMAT", "png").lower())
+    if mime is None or not (0 < width <= MAX_SIZE and 0 < height <= MAX_SIZE):
+        raise MapServerError("bad format or size", status=400)
+    transparent = params.get("TRANSPARENT", "").lower() == "true"
+    return render((minx, miny, maxx, maxy), (width, height), srs, transparent), mime
+
+
+def arcgis_identify(params: dict[str, str]) -> bytes:
+    """An ArcGIS REST identify answer: one result echoing the query's parameters."""
+    asked = {
+        k: params.get(k.upper(), "") for k in ("geometry", "sr", "layers", "tolerance")
+    }
+    return json.dumps({"results": [{"layerId": 0, "attributes": asked}]}).encode()
 
 
 def _getmap(params: dict[str, str]) -> tuple[Image.Image, str]:
@@ -686,7 +750,9 @@ class _Handler(BaseHTTPRequestHandler):
                 for k, v in parse_qsl(body.decode(), keep_blank_values=True)
             }
         headers = {k.lower(): v for k, v in self.headers.items()}
-        answer = self.server.app.answer(method, parts.path, params, headers)
+        answer = self.server.app.answer(
+            method, parts.path, params, headers, parts.query
+        )
         if answer.status == DROP:
             self.close_connection = True
             return
@@ -696,7 +762,15 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in answer.headers.items():
             self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(answer.body)
+        if answer.spread <= 0:
+            self.wfile.write(answer.body)
+            return
+        pieces = max(1, round(answer.spread / _TRICKLE_PAUSE))
+        step = -(-len(answer.body) // pieces)
+        for start in range(0, len(answer.body), step):
+            if self.server.app.stopping(_TRICKLE_PAUSE):
+                return
+            self.wfile.write(answer.body[start : start + step])
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
