@@ -14,6 +14,7 @@ from cattrs.v import format_exception
 from adapters.config_checks import check_references, check_unsupported
 from adapters.config_hooks import register_hooks
 from adapters.config_merge import read_yaml, resolve_includes
+from adapters.config_wms import check_wms
 from adapters.logs import CONFIG, get_logger
 from adapters.xslt import check_xslt
 from domain.config import TilegateConf
@@ -73,6 +74,7 @@ def _parse(
     warnings += extra
     errors += check_references(conf, data)
     errors += check_xslt(conf, base_dir)
+    errors += check_wms(conf)
     if errors:
         raise ConfigError(source, errors)
     for warning in warnings:

@@ -15,6 +15,8 @@ from domain.config import (
     CACHE_TYPES,
     SOURCE_TYPES,
     BboxConf,
+    BboxSrsConf,
+    BboxSrsEntry,
     CacheBackendConf,
     LayerConf,
     PixelLimit,
@@ -69,6 +71,9 @@ def register_hooks(converter: cattrs.Converter) -> None:
     converter.register_structure_hook_func(
         _is_inspire, functools.partial(_inspire, converter)
     )
+    converter.register_structure_hook_func(
+        _is_bbox_srs, functools.partial(_bbox_srs, converter)
+    )
 
 
 def _is_object(type_: Any) -> bool:
@@ -111,6 +116,17 @@ def _is_cache_backend(type_: Any) -> bool:
 
 def _is_inspire(type_: Any) -> bool:
     return bool(type_ == InspireConf | None)
+
+
+def _is_bbox_srs(type_: Any) -> bool:
+    return bool(type_ == BboxSrsEntry)
+
+
+def _bbox_srs(converter: cattrs.Converter, value: object, _: Any) -> BboxSrsEntry:
+    """A `bbox_srs` entry: an SRS code, or `{srs, bbox}`."""
+    if isinstance(value, dict):
+        return converter.structure(value, BboxSrsConf)
+    return _str(value, str)
 
 
 def _as_is(value: object, _: Any) -> object:

@@ -448,7 +448,7 @@ class WMSServiceConf:
         "EPSG:900913",
         "EPSG:3857",
     )
-    bbox_srs: tuple[str, ...] | None = None
+    bbox_srs: tuple[BboxSrsEntry, ...] | None = None
     # MapProxy's list also has image/GeoTIFF, which Tilegate does not write (no geo tags).
     image_formats: tuple[str, ...] = (
         "image/png",
@@ -500,3 +500,15 @@ class TilegateConf:
     sources: dict[str, SourceConf] = attrs.Factory(dict)
     grids: dict[str, GridConf] = attrs.Factory(dict)
     globals: GlobalsConf = attrs.Factory(GlobalsConf)
+
+
+@attrs.frozen
+class BboxSrsConf:
+    """A `services.wms.bbox_srs` entry with its own extent: `bbox` (x/y order) in `srs`."""
+
+    srs: str
+    bbox: BboxConf
+
+
+# A `bbox_srs` entry: an SRS code, or an SRS with the bbox to advertise in it.
+BboxSrsEntry = str | BboxSrsConf

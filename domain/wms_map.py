@@ -15,7 +15,7 @@ from PIL import Image, ImageColor, ImageDraw
 
 from domain import imaging
 from domain.bbox import Bbox
-from domain.coverage import Coverage, bbox_coverage, union
+from domain.coverage import Coverage, bbox_coverage, intersection, union
 from domain.errors import ConfigValueError, RequestError, SourceError
 from domain.ports import MapQuery, MapSource
 from domain.render import TileReader, render_from_cache
@@ -173,3 +173,23 @@ def extent_bbox(area: Coverage, target: SRS) -> Bbox | None:
 
 def _blank(size: tuple[int, int]) -> Image.Image:
     return Image.new("RGBA", size, (0, 0, 0, 0))
+
+
+def limited_extent_bbox(area: Coverage, target: SRS, limit: Bbox | None) -> Bbox | None:
+    """The bbox of area in target, kept within `limit` (a configured bbox in target): limit
+    itself where area covers all of it, else the bbox of their overlap; None without one."""
+    if limit is None:
+        return extent_bbox(area, target)
+    given = bbox_coverage(limit, target)
+    try:
+        # Compared in the area's own SRS, where a world-wide area still covers all of a
+        # local SRS's bbox (in the local SRS it would shrink to that SRS's area of use).
+        moved = given.transformed(area.srs)
+    except (ConfigValueError, ValueError):
+        return limit  # not comparable: the configured bbox is what the user asked for
+    if area.geom.covers(moved.geom):
+        return limit
+    try:
+        return intersection([area, moved]).transformed(target).bbox
+    except (ConfigValueError, ValueError):
+        return None

@@ -31,6 +31,7 @@ _WMS_REQUESTS = frozenset(
         "capabilities",
         "getfeatureinfo",
         "getlegendgraphic",
+        "feature_info",
     }
 )
 
@@ -125,10 +126,11 @@ class TilegateApp:
         service = request.args.get("service", "").upper()
         if service == "WMTS" and self.wmts is not None and self.wmts.kvp:
             return self.wmts.handle_kvp(request)
-        # As MapProxy: `/wms` is WMS, and so is a WMS request that does not name its service.
+        # As MapProxy: `/wms` is WMS, and so is a WMS request that does not name its service
+        # (a WMS request name, or WMTVER, which only WMS 1.0.0 has).
         if self.wms is not None and (
             service == "WMS"
-            or (not service and root == "wms")
+            or (not service and (root == "wms" or "wmtver" in request.args))
             or (
                 not service and request.args.get("request", "").lower() in _WMS_REQUESTS
             )

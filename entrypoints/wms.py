@@ -1,4 +1,4 @@
-"""WMS 1.1.1 and 1.3.0: GetCapabilities, GetMap, GetFeatureInfo and GetLegendGraphic, with exceptions as xml, in-image or blank."""
+"""WMS 1.0.0, 1.1.0, 1.1.1 and 1.3.0: GetCapabilities, GetMap, GetFeatureInfo and GetLegendGraphic, with exceptions as xml, in-image or blank."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ from adapters import logs
 from domain import imaging
 from domain.attribution import draw_attribution
 from domain.bbox import Bbox
-from domain.config import WMSServiceConf
+from domain.config import BboxSrsEntry, WMSServiceConf
 from domain.errors import ConfigValueError, RequestError, TilegateError
 from domain.formats import ImageFormat
 from domain.image_options import encode_options, format_conf, resolve_format
+from domain.layer_md import LayerMd
 from domain.ports import MapQuery
 from domain.srs import SRS, same_srs, srs
 from domain.wms_map import (
@@ -43,7 +44,8 @@ class WMSService:
     state: AppState
     conf: WMSServiceConf
     srs: tuple[SRS, ...]
-    bbox_srs: tuple[SRS, ...]
+    # The SRS of the layers' BoundingBoxes, each with the bbox configured for it, if any.
+    bbox_srs: tuple[tuple[SRS, Bbox | None], ...]
     versions: tuple[str, ...]
     root: WMSLayer
     named: dict[str, WMSLayer]
@@ -61,17 +63,16 @@ class WMSService:
         named: dict[str, WMSLayer] = {}
         tops = tuple(layer_tree(layer, state, named) for layer in state.conf.layers)
         title = str((conf.md or {}).get("title", "Tilegate WMS"))
-        root = tops[0] if len(tops) == 1 else group_layer(None, title, "", tops)
+        root = tops[0] if len(tops) == 1 else group_layer(None, title, LayerMd(), tops)
         limit = conf.max_output_pixels
-        # 1.0.0 and 1.1.0 are answered as 1.1.1, which they are a subset of.
-        versions = tuple(
-            sorted({v if v == "1.3.0" else "1.1.1" for v in conf.versions}, key=_key)
-        )
+        versions = tuple(sorted(set(conf.versions), key=_key))
         return cls(
             state,
             conf,
             listed,
-            tuple(srs(code) for code in conf.bbox_srs) if conf.bbox_srs else listed,
+            _bbox_srs(conf.bbox_srs)
+            if conf.bbox_srs
+            else tuple((s, None) for s in listed),
             versions,
             root,
             named,
@@ -82,13 +83,14 @@ class WMSService:
         args = request.args
         operation = args.get("request", "").lower()
         version = self.negotiate(args.get("version") or args.get("wmtver"), args)
-        style = self._error_style(args, version) if operation == "getmap" else None
+        is_map = operation in ("getmap", "map")
+        style = self._error_style(args, version) if is_map else None
         try:
             if operation in ("getcapabilities", "capabilities"):
                 return capabilities(self, request, version)
-            if operation in ("getmap", "map"):
+            if is_map:
                 return self.get_map(args, version)
-            if operation == "getfeatureinfo":
+            if operation in ("getfeatureinfo", "feature_info"):
                 return get_feature_info(
                     self, args, version, self.map_query(args, version)
                 )
@@ -106,7 +108,9 @@ class WMSService:
         """The version to answer: the highest offered one not above `wanted`, else the lowest."""
         if not wanted:
             if "srs" in args and "crs" not in args:
-                return "1.1.1" if "1.1.1" in self.versions else self.versions[0]
+                # An SRS parameter: a client of the versions before 1.3.0.
+                older = [v for v in self.versions if v != "1.3.0"]
+                return older[-1] if older else self.versions[0]
             return self.versions[-1]
         try:
             key = _key(wanted)
@@ -292,3 +296,10 @@ def _bbox(value: str) -> Bbox:
         return Bbox(*numbers)
     except ValueError as exc:
         raise RequestError(f"invalid BBOX {value!r}: {exc}", param="bbox") from None
+
+
+def _bbox_srs(entries: tuple[BboxSrsEntry, ...]) -> tuple[tuple[SRS, Bbox | None], ...]:
+    return tuple(
+        (srs(e), None) if isinstance(e, str) else (srs(e.srs), Bbox(*e.bbox))
+        for e in entries
+    )

@@ -1,25 +1,21 @@
-"""WMS capabilities documents, 1.1.1 (DTD) and 1.3.0 (schema); every configured value escaped."""
+"""WMS capabilities documents, 1.1.0 and 1.1.1 (DTDs) and 1.3.0 (schema); 1.0.0 in its own
+module; every configured value escaped."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
-from urllib.parse import urlencode
 from xml.sax.saxutils import escape, quoteattr
 
 from domain.formats import find_format
-from domain.res_range import ResRange
-from domain.srs import srs
-from domain.wms_map import extent_bbox
 from entrypoints.http import PROXY_VARY, Request, Response
-from entrypoints.wms_featureinfo import info_formats, legend_size
+from entrypoints.wms_capabilities_100 import capabilities_100
+from entrypoints.wms_capabilities_layer import XLINK, keyword_list, layer_xml
+from entrypoints.wms_featureinfo import info_formats
 from entrypoints.wms_inspire import NAMESPACES, SCHEMA_LOCATION, extended_capabilities
 
 if TYPE_CHECKING:
     from entrypoints.wms import WMSService
-    from entrypoints.wms_layers import WMSLayer
 
-_WGS84 = srs("EPSG:4326")
-_XLINK = 'xmlns:xlink="http://www.w3.org/1999/xlink"'
 # md.contact keys in the order both schemas want them, with their element names.
 _PERSON = (("person", "ContactPerson"), ("organization", "ContactOrganization"))
 _ADDRESS = (
@@ -38,6 +34,8 @@ _PHONES = (
 
 
 def capabilities(service: WMSService, request: Request, version: str) -> Response:
+    if version == "1.0.0":
+        return capabilities_100(service, request)
     base = request.base_url
     md = service.conf.md or {}
     url = f"{base}/service?"
@@ -50,7 +48,7 @@ def capabilities(service: WMSService, request: Request, version: str) -> Respons
         f"<Format>{escape(f)}</Format>"
         for f in dict.fromkeys(_mime(f) for f in service.conf.image_formats)
     )
-    dcp = f'<DCPType><HTTP><Get><OnlineResource {_XLINK} xlink:type="simple" xlink:href={quoteattr(url)}/></Get></HTTP></DCPType>'
+    dcp = f'<DCPType><HTTP><Get><OnlineResource {XLINK} xlink:type="simple" xlink:href={quoteattr(url)}/></Get></HTTP></DCPType>'
     exceptions = (
         ("XML", "INIMAGE", "BLANK")
         if v13
@@ -68,8 +66,8 @@ def capabilities(service: WMSService, request: Request, version: str) -> Respons
         f"<Service><Name>{'WMS' if v13 else 'OGC:WMS'}</Name>"
         f"<Title>{_text(md.get('title', 'Tilegate WMS'))}</Title>"
         f"<Abstract>{_text(md.get('abstract', ''))}</Abstract>"
-        f"{_keywords(md.get('keyword_list'))}"
-        f'<OnlineResource {_XLINK} xlink:type="simple" xlink:href={quoteattr(online)}/>'
+        f"{_keywords(md.get('keyword_list'), v13)}"
+        f'<OnlineResource {XLINK} xlink:type="simple" xlink:href={quoteattr(online)}/>'
         f"{_contact(md.get('contact'))}"
         f"<Fees>{_text(md.get('fees', 'none'))}</Fees>"
         f"<AccessConstraints>{_text(md.get('access_constraints', 'none'))}</AccessConstraints>"
@@ -84,14 +82,14 @@ def capabilities(service: WMSService, request: Request, version: str) -> Respons
         + "".join(f"<Format>{e}</Format>" for e in exceptions)
         + "</Exception>\n"
         + (extended_capabilities(inspire) if inspire else "")
-        + _layer(service, service.root, v13, url, root=True)
+        + layer_xml(service, service.root, version, url, root=True)
         + "</Capability>\n"
     )
     if v13:
         head = (
             '<?xml version="1.0" encoding="UTF-8"?>\n'
             '<WMS_Capabilities version="1.3.0" xmlns="http://www.opengis.net/wms" '
-            f"{_XLINK} {NAMESPACES + ' ' if inspire else ''}"
+            f"{XLINK} {NAMESPACES + ' ' if inspire else ''}"
             'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
             'xsi:schemaLocation="http://www.opengis.net/wms '
             "http://schemas.opengis.net/wms/1.3.0/capabilities_1_3_0.xsd"
@@ -99,10 +97,16 @@ def capabilities(service: WMSService, request: Request, version: str) -> Respons
         )
         tail = "</WMS_Capabilities>\n"
     else:
+        # 1.1.0 and 1.1.1 differ in the DTD and in how layers list their SRS (layer_xml).
+        dtd = (
+            "1.1.1/WMS_MS_Capabilities.dtd"
+            if version == "1.1.1"
+            else "1.1.0/capabilities_1_1_0.dtd"
+        )
         head = (
             '<?xml version="1.0" encoding="UTF-8"?>\n'
-            '<!DOCTYPE WMT_MS_Capabilities SYSTEM "http://schemas.opengis.net/wms/1.1.1/WMS_MS_Capabilities.dtd">\n'
-            '<WMT_MS_Capabilities version="1.1.1">\n'
+            f'<!DOCTYPE WMT_MS_Capabilities SYSTEM "http://schemas.opengis.net/wms/{dtd}">\n'
+            f'<WMT_MS_Capabilities version="{version}">\n'
         )
         tail = "</WMT_MS_Capabilities>\n"
     body = head + service_xml + capability + tail
@@ -110,107 +114,11 @@ def capabilities(service: WMSService, request: Request, version: str) -> Respons
     return Response(200, body.encode(), content_type, [("Vary", PROXY_VARY)])
 
 
-def _layer(
-    service: WMSService, layer: WMSLayer, v13: bool, url: str, root: bool = False
-) -> str:
-    parts = ['<Layer queryable="1">' if layer.info_sources else "<Layer>"]
-    if layer.name is not None:
-        parts.append(f"<Name>{escape(layer.name)}</Name>")
-    parts.append(f"<Title>{escape(layer.title)}</Title>")
-    if layer.abstract:
-        parts.append(f"<Abstract>{escape(layer.abstract)}</Abstract>")
-    if root:
-        element = "CRS" if v13 else "SRS"
-        parts += [f"<{element}>{escape(s.code)}</{element}>" for s in service.srs]
-    if layer.extent is not None:
-        parts.append(_bboxes(service, layer, v13))
-    if layer.name is not None and layer.legends:
-        parts.append(_style(service, layer.name, url, v13))
-    if layer.res_range is not None:
-        parts.append(_scales(layer.res_range, v13))
-    parts += [_layer(service, child, v13, url) for child in layer.children]
-    parts.append("</Layer>\n")
-    return "".join(parts)
-
-
-def _scales(limits: ResRange, v13: bool) -> str:
-    """Where the layer is drawn: scale denominators (1.3.0) or pixel diagonals in m (1.1.1)."""
-    if v13:
-        low, high = limits.scale_denominators()
-        return (
-            f"<MinScaleDenominator>{_num(low)}</MinScaleDenominator>" if low else ""
-        ) + (f"<MaxScaleDenominator>{_num(high)}</MaxScaleDenominator>" if high else "")
-    low, high = limits.scale_hint()
-    attributes = (f' min="{_num(low)}"' if low else "") + (
-        f' max="{_num(high)}"' if high else ""
-    )
-    return f"<ScaleHint{attributes}/>"
-
-
 def _featureinfo(service: WMSService, dcp: str) -> str:
     if not any(layer.info_sources for layer in service.named.values()):
         return ""
     formats = "".join(f"<Format>{escape(f)}</Format>" for f in info_formats(service))
     return f"<GetFeatureInfo>{formats}{dcp}</GetFeatureInfo>"
-
-
-def _style(service: WMSService, name: str, url: str, v13: bool) -> str:
-    """The default style with its LegendURL: a GetLegendGraphic of the layer, with its size."""
-    size = legend_size(service, name)
-    if size is None:
-        return ""  # no legend to be had now: no LegendURL promising one
-    params = {
-        "service": "WMS",
-        "request": "GetLegendGraphic",
-        "version": "1.3.0" if v13 else "1.1.1",
-        "format": "image/png",
-        "layer": name,
-        "style": "default",
-    }
-    if v13:
-        params["sld_version"] = "1.1.0"
-    href = url + urlencode(params)
-    return (
-        "<Style><Name>default</Name><Title>default</Title>"
-        f'<LegendURL width="{size[0]}" height="{size[1]}"><Format>image/png</Format>'
-        f'<OnlineResource {_XLINK} xlink:type="simple" xlink:href={quoteattr(href)}/>'
-        "</LegendURL></Style>"
-    )
-
-
-def _bboxes(service: WMSService, layer: WMSLayer, v13: bool) -> str:
-    assert layer.extent is not None  # noqa: S101 - checked by the caller
-    out = []
-    wgs84 = extent_bbox(layer.extent, _WGS84)
-    if wgs84 is not None:
-        w, s, e, n = (_num(v) for v in wgs84.as_tuple())
-        if v13:
-            out.append(
-                f"<EX_GeographicBoundingBox><westBoundLongitude>{w}</westBoundLongitude>"
-                f"<eastBoundLongitude>{e}</eastBoundLongitude><southBoundLatitude>{s}</southBoundLatitude>"
-                f"<northBoundLatitude>{n}</northBoundLatitude></EX_GeographicBoundingBox>"
-            )
-        else:
-            out.append(
-                f'<LatLonBoundingBox minx="{w}" miny="{s}" maxx="{e}" maxy="{n}"/>'
-            )
-    for target in service.bbox_srs:
-        bbox = extent_bbox(layer.extent, target)
-        if bbox is None:
-            continue
-        values = bbox.as_tuple()
-        if v13 and target.is_axis_order_ne:
-            values = (values[1], values[0], values[3], values[2])
-        minx, miny, maxx, maxy = (_num(v) for v in values)
-        attr = "CRS" if v13 else "SRS"
-        out.append(
-            f'<BoundingBox {attr}={quoteattr(target.code)} minx="{minx}" miny="{miny}" maxx="{maxx}" maxy="{maxy}"/>'
-        )
-    return "".join(out)
-
-
-def _num(value: float) -> str:
-    return repr(float(value))
 
 
 def _mime(name: str) -> str:
@@ -222,23 +130,18 @@ def _text(value: object) -> str:
     return escape(str(value))
 
 
-def _keywords(value: object) -> str:
-    """md.keyword_list: a list of {vocabulary, keywords}; 1.1.1 has no vocabulary attribute,
-    so the words are listed alone there (as 1.3.0 allows too)."""
+def _keywords(value: object, v13: bool) -> str:
+    """md.keyword_list: a list of {vocabulary, keywords}; the vocabulary only in 1.3.0."""
     if not isinstance(value, list):
         return ""
-    words = [
-        _text(word)
-        for entry in value
-        if isinstance(entry, dict)
-        for word in entry.get("keywords") or []
-    ]
-    if not words:
-        return ""
-    return (
-        "<KeywordList>"
-        + "".join(f"<Keyword>{w}</Keyword>" for w in words)
-        + "</KeywordList>"
+    return keyword_list(
+        [
+            (str(entry.get("vocabulary") or ""), str(word))
+            for entry in value
+            if isinstance(entry, dict)
+            for word in entry.get("keywords") or []
+        ],
+        v13,
     )
 
 

@@ -62,10 +62,16 @@ def exception(error: TilegateError, style: ErrorStyle) -> Response:
             "</ServiceExceptionReport>\n"
         )
         return Response(status, body.encode(), "text/xml; charset=utf-8")
+    if style.version == "1.0.0":
+        # 1.0.0 has no exception codes: the message alone, in a WMTException document.
+        body = f'<?xml version="1.0" encoding="UTF-8"?>\n<WMTException version="1.0.0">\n{message}\n</WMTException>\n'
+        return Response(status, body.encode(), "text/xml; charset=utf-8")
+    # 1.1.0 and 1.1.1 share the document; each names its own DTD.
+    dtd = style.version.replace(".", "_")
     body = (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
-        '<!DOCTYPE ServiceExceptionReport SYSTEM "http://schemas.opengis.net/wms/1.1.1/exception_1_1_1.dtd">\n'
-        '<ServiceExceptionReport version="1.1.1">\n'
+        f'<!DOCTYPE ServiceExceptionReport SYSTEM "http://schemas.opengis.net/wms/{style.version}/exception_{dtd}.dtd">\n'
+        f'<ServiceExceptionReport version="{style.version}">\n'
         f"  <ServiceException{attr}>{message}</ServiceException>\n"
         "</ServiceExceptionReport>\n"
     )

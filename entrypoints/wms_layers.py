@@ -11,6 +11,7 @@ from domain.cache_source import CacheSource
 from domain.config import LayerConf, TileSourceConf, WMSSourceConf, source_opacity
 from domain.coverage import Coverage, union
 from domain.featureinfo import InfoSource, LegendSource
+from domain.layer_md import LayerMd, layer_md
 from domain.ports import MapSource
 from domain.reprojecting_source import ReprojectingSource
 from domain.res_range import ResRange, res_range
@@ -26,7 +27,7 @@ class WMSLayer:
 
     name: str | None
     title: str
-    abstract: str
+    md: LayerMd
     children: tuple[WMSLayer, ...]
     map_layers: tuple[MapLayer, ...]
     extent: Coverage | None
@@ -41,7 +42,7 @@ def layer_tree(
     conf: LayerConf, state: AppState, named: dict[str, WMSLayer]
 ) -> WMSLayer:
     children = tuple(layer_tree(child, state, named) for child in conf.layers)
-    abstract = str((conf.md or {}).get("abstract", ""))
+    md = layer_md(conf.md)
     own = res_range(conf.min_res, conf.max_res, conf.min_scale, conf.max_scale)
     if conf.sources:
         sources = tuple(_layer_source(name, state) for name in conf.sources)
@@ -49,7 +50,7 @@ def layer_tree(
         layer = WMSLayer(
             conf.name,
             conf.title,
-            abstract,
+            md,
             children,
             (MapLayer(conf.name or conf.title, sources, (own,) if own else ()),),
             extent(sources),
@@ -60,7 +61,7 @@ def layer_tree(
             res_range=own,
         )
     else:
-        layer = group_layer(conf.name, conf.title, abstract, children)
+        layer = group_layer(conf.name, conf.title, md, children)
         if own is not None:
             # A group's range also limits every layer drawn through it.
             drawn = tuple(
@@ -76,7 +77,7 @@ def layer_tree(
 
 
 def group_layer(
-    name: str | None, title: str, abstract: str, children: tuple[WMSLayer, ...]
+    name: str | None, title: str, md: LayerMd, children: tuple[WMSLayer, ...]
 ) -> WMSLayer:
     """A layer without sources of its own: it draws its children, it covers where they do."""
     extents = [c.extent for c in children if c.extent is not None]
@@ -87,7 +88,7 @@ def group_layer(
     return WMSLayer(
         name,
         title,
-        abstract,
+        md,
         children,
         drawn,
         area,

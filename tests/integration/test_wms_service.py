@@ -196,7 +196,7 @@ def test_version_negotiation_answers_the_highest_version_not_above_the_asked_one
     assert version("1.3.0") == "1.3.0"
     assert version("1.2.0") == "1.1.1"
     assert version("2.0.0") == "1.3.0"
-    assert version("0.9.0") == "1.1.1"
+    assert version("0.9.0") == "1.0.0"  # below all: the lowest offered
 
 
 def test_capabilities_urls_follow_the_proxy_headers(app: TilegateApp) -> None:
