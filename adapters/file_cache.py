@@ -3,21 +3,32 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
+import socket
 import stat
+import time
 from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 
 import attrs
 
+from adapters import logs
+from adapters.store_failures import StoreFailures
 from domain.config import FileCacheBackendConf
 from domain.grid import Grid, TileCoord
 from domain.ports import EncodedTile, StoredTile
 
-# A writer's unfinished file ends in this; a cleanup may delete such files once they are old.
+# Writers make each file in TEMP_DIR (in the cache directory: the same file system, so the
+# rename into place is atomic), named `<host>.<pid>.<random>.tmp`. A writer killed mid-write
+# leaves its file there, never in the tile tree: sweeping orphans reads one small directory.
+TEMP_DIR = ".tmp"
 TEMP_SUFFIX = ".tmp"
+# A temp file this old is an orphan whatever its name says (its pid may have been reused).
+ORPHAN_AGE = 3600.0
 SINGLE_COLOR_DIR = "single_color_tiles"
+_HOST = socket.gethostname().replace("/", "_")
 
 
 def _tc(x: int, y: int, z: int) -> str:
@@ -80,10 +91,16 @@ class FileCache:
     link_single_color_images: bool = False
     _prefix: str = attrs.field(init=False)
     _relative: Callable[[int, int, int], str] = attrs.field(init=False)
+    _temp_dir: str = attrs.field(init=False)
+    _failures: StoreFailures = attrs.field(init=False)
+    # The process that last swept orphans: a forked worker sweeps again on its first write.
+    _swept_pid: int = attrs.field(init=False, default=0)
 
     def __attrs_post_init__(self) -> None:
         self._prefix = os.path.abspath(self.directory).rstrip("/") + "/"
         self._relative = LAYOUTS[self.layout]
+        self._temp_dir = self._prefix + TEMP_DIR
+        self._failures = StoreFailures(logs.CACHE_FILE, self._prefix.rstrip("/"))
 
     def path_for(self, coord: TileCoord) -> Path:
         """The file that holds the tile at `coord`."""
@@ -106,11 +123,36 @@ class FileCache:
         return StoredTile(coord, st.st_mtime, size, path=path)
 
     def store(self, tile: EncodedTile) -> None:
+        """Write the tile whole (temp file + rename); StoreError if the disk refuses it."""
         path = self._location(tile.coord)
-        if self.link_single_color_images and tile.color is not None:
-            self._store_link(path, tile.data, tile.color)
-        else:
-            _write_atomic(path, tile.data)
+        if self._swept_pid != os.getpid():
+            self._swept_pid = os.getpid()
+            self.remove_orphans()
+        try:
+            if self.link_single_color_images and tile.color is not None:
+                self._store_link(path, tile.data, tile.color)
+            else:
+                _write_atomic(path, tile.data, self._temp_dir)
+        except OSError as exc:
+            c = tile.coord
+            raise self._failures.failed(f"{c.z}/{c.x}/{c.y}", exc) from exc
+        self._failures.stored()
+
+    def remove_orphans(self, now: float | None = None) -> int:
+        """Delete the temp files of writers that are gone or old; how many were deleted.
+
+        Best effort (a sweep that cannot read the directory leaves it for the next one);
+        files of live writers on this host are kept.
+        """
+        now = time.time() if now is None else now
+        removed = 0
+        with contextlib.suppress(OSError), os.scandir(self._temp_dir) as entries:
+            for entry in entries:
+                if _is_orphan(entry, now):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(entry.path)
+                        removed += 1
+        return removed
 
     def remove(self, coord: TileCoord) -> bool:
         """Remove the tile at `coord`; False if there was none."""
@@ -160,10 +202,11 @@ class FileCache:
         name = "".join(f"{c:02x}" for c in color)
         target = f"{self._prefix}{SINGLE_COLOR_DIR}/{name}.{self.ext}"
         if not os.path.isfile(target):
-            _write_atomic(target, data)
+            _write_atomic(target, data, self._temp_dir)
         link = os.path.relpath(target, os.path.dirname(path))
-        # A link made under a temp name and renamed replaces a tile file or older link at once.
-        _replace_atomic(path, lambda tmp: os.symlink(link, tmp))
+        # A link made under a temp name and renamed replaces a tile file or older link at once
+        # (its target is relative to where the link ends up, not to the temp directory).
+        _replace_atomic(path, lambda tmp: os.symlink(link, tmp), self._temp_dir)
 
 
 def _coord(layout: str, relative: str) -> TileCoord | None:
@@ -200,40 +243,81 @@ def _may_hold(layout: str, directory: str, levels: set[int]) -> bool:
     """False if a top-level directory holds only tiles of other levels."""
     level = directory[1:] if layout == "arcgis" else directory
     if layout not in ("tc", "mp", "tms", "arcgis") or not level.isdigit():
-        return directory != SINGLE_COLOR_DIR
+        return directory not in (SINGLE_COLOR_DIR, TEMP_DIR)
     return int(level) in levels
 
 
-def _write_atomic(path: str, data: bytes) -> None:
+def _write_atomic(path: str, data: bytes, temp_dir: str) -> None:
     def write(tmp: str) -> None:
         # O_EXCL: the name is ours alone; mode 0o666 lets the umask decide, as for any file.
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
         with open(fd, "wb") as f:
             f.write(data)
 
-    _replace_atomic(path, write)
+    _replace_atomic(path, write, temp_dir)
 
 
-def _replace_atomic(path: str, make: Callable[[str], None]) -> None:
+def _replace_atomic(path: str, make: Callable[[str], None], temp_dir: str) -> None:
     """Make a new file system entry with `make(temp_path)`, then rename it onto `path`."""
-    tmp = f"{path}.{os.getpid()}-{os.urandom(6).hex()}{TEMP_SUFFIX}"
-    for attempt in range(3):
-        try:
-            make(tmp)
-            break
-        except FileNotFoundError:
-            # Its directory is missing, or was just removed by a cleanup of empty directories.
-            if attempt == 2:
-                raise
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-        except BaseException:
-            _unlink_quietly(tmp)
-            raise
     try:
-        os.replace(tmp, path)
+        _make_and_rename(path, make, temp_dir)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        # The tile's directory is on another file system (a mount point inside the cache):
+        # the temp file goes beside the tile there, as rename cannot cross file systems.
+        _make_and_rename(path, make, os.path.dirname(path))
+
+
+def _make_and_rename(path: str, make: Callable[[str], None], temp_dir: str) -> None:
+    tmp = f"{temp_dir}/{_HOST}.{os.getpid()}.{os.urandom(6).hex()}{TEMP_SUFFIX}"
+    try:
+        for attempt in range(3):
+            try:
+                make(tmp)
+                break
+            except FileNotFoundError:
+                # The temp directory is missing: a new cache, or one emptied by hand.
+                if attempt == 2:
+                    raise
+                os.makedirs(temp_dir, exist_ok=True)
+        for attempt in range(3):
+            try:
+                os.replace(tmp, path)
+                return
+            except FileNotFoundError:
+                # The tile's directory is missing, or was just removed by a cleanup of empty
+                # directories.
+                if attempt == 2:
+                    raise
+                os.makedirs(os.path.dirname(path), exist_ok=True)
     except BaseException:
         _unlink_quietly(tmp)
         raise
+
+
+def _is_orphan(entry: os.DirEntry[str], now: float) -> bool:
+    """True if a temp file's writer is gone: a dead process of this host, or long ago."""
+    try:
+        mtime = entry.stat(follow_symlinks=False).st_mtime
+    except FileNotFoundError:
+        return False
+    if now - mtime > ORPHAN_AGE:
+        return True
+    parts = entry.name.rsplit(".", 3)
+    if len(parts) != 4 or parts[0] != _HOST or not parts[1].isdigit():
+        return False  # another host's writer (a shared volume): only age tells
+    return not _alive(int(parts[1]))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 def _unlink_quietly(path: str) -> None:

@@ -23,6 +23,7 @@ from adapters.sqlite_db import (
     walk_tiles,
     warn_failure,
 )
+from adapters.store_failures import StoreFailures
 from domain.errors import ConfigError
 from domain.grid import Grid, TileCoord
 from domain.ports import EncodedTile, StoredTile
@@ -101,9 +102,11 @@ class GeoPackageCache:
     timeout: float = 30.0
     wal: bool = True
     db: SqliteFile = attrs.field(init=False)
+    _failures: StoreFailures = attrs.field(init=False)
     _verified: bool = attrs.field(init=False, default=False)
 
     def __attrs_post_init__(self) -> None:
+        self._failures = StoreFailures(LOGGER, str(self.path))
         self.db = SqliteFile(self.path, self._setup, self.timeout, self.wal)
 
     def load(self, coord: TileCoord) -> StoredTile | None:
@@ -135,8 +138,11 @@ class GeoPackageCache:
                     " (zoom_level, tile_column, tile_row, tile_data) VALUES (?, ?, ?, ?)",
                     (c.z, c.x, c.y, tile.data),
                 )
-        except sqlite3.Error as exc:
-            warn_failure(LOGGER, "unable to store tile", self.path, c, exc)
+        except (sqlite3.Error, OSError) as exc:
+            # The tile is still served, only not kept (a full disk, a locked database): the
+            # transaction rolled back, the file holds what it held before.
+            raise self._failures.failed(f"{c.z}/{c.x}/{c.y}", exc) from exc
+        self._failures.stored()
 
     def remove(self, coord: TileCoord) -> bool:
         """Remove the tile at `coord`; False if there was none."""

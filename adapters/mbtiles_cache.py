@@ -17,6 +17,7 @@ from pathlib import Path
 import attrs
 
 from adapters.sqlite_db import SqliteFile, file_mtime, walk_tiles, warn_failure
+from adapters.store_failures import StoreFailures
 from domain.grid import TileCoord
 from domain.ports import EncodedTile, StoredTile
 
@@ -57,8 +58,10 @@ class MBTilesCache:
     ttl: int = 0
     clock: Callable[[], float] = time.time
     db: SqliteFile = attrs.field(init=False)
+    _failures: StoreFailures = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
+        self._failures = StoreFailures(LOGGER, str(self.path))
         self.db = SqliteFile(
             self.path, _schema(self.with_timestamps), self.timeout, self.wal
         )
@@ -106,9 +109,11 @@ class MBTilesCache:
                         " (zoom_level, tile_column, tile_row, tile_data) VALUES (?, ?, ?, ?)",
                         (c.z, c.x, c.y, tile.data),
                     )
-        except sqlite3.Error as exc:
-            # As MapProxy: the tile is still served, only not kept; the log says why.
-            warn_failure(LOGGER, "unable to store tile", self.path, c, exc)
+        except (sqlite3.Error, OSError) as exc:
+            # The tile is still served, only not kept (a full disk, a locked database): the
+            # transaction rolled back, the file holds what it held before.
+            raise self._failures.failed(f"{c.z}/{c.x}/{c.y}", exc) from exc
+        self._failures.stored()
 
     def remove(self, coord: TileCoord) -> bool:
         """Remove the tile at `coord`; False if there was none."""

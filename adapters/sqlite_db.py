@@ -74,10 +74,22 @@ class SqliteFile:
             db.execute("BEGIN IMMEDIATE")
             try:
                 yield db
+                db.commit()
             except BaseException:
-                db.rollback()
+                self._roll_back(db)
                 raise
-            db.commit()
+
+    def _roll_back(self, db: sqlite3.Connection) -> None:
+        """Undo the open transaction; a connection that cannot (its disk full, say) is
+        dropped, so that the next write starts afresh rather than inside a dead transaction."""
+        try:
+            if db.in_transaction:
+                db.rollback()
+        except sqlite3.Error:
+            # Closing releases the file's write lock, which other processes wait for.
+            with contextlib.suppress(sqlite3.Error):
+                db.close()
+            self._writer = None
 
     def delete_tile(self, table: str, coord: TileCoord) -> bool:
         """Remove one tile row of `table` (a name the caller has checked); False if none was there."""
@@ -258,7 +270,7 @@ class LevelFiles(Generic[F]):
 def warn_failure(
     logger: str, event: str, path: Path, coord: TileCoord, exc: Exception
 ) -> None:
-    """Log a load or store that SQLite refused; as MapProxy, the request goes on without it."""
+    """Log a load that SQLite refused; as MapProxy, the request goes on with a miss."""
     if "no such table" in str(exc):
         # A file another connection has just created and not yet set up: simply a miss.
         return

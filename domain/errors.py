@@ -51,3 +51,10 @@ class SourceTimeoutError(SourceError):
 
 class LockTimeoutError(TilegateError):
     """Waiting for another worker to create a tile took longer than the lock timeout."""
+
+
+class StoreError(TilegateError, OSError):
+    """A cache could not keep a new tile (disk full, read-only, database busy); the tile is good.
+
+    An OSError too, so that tools which stop on a file they cannot write stop on this as well.
+    """

@@ -56,7 +56,9 @@ class TileCache(Protocol):
 
     def load(self, coord: TileCoord) -> StoredTile | None: ...
 
-    def store(self, tile: EncodedTile) -> None: ...
+    def store(self, tile: EncodedTile) -> None:
+        """Keep `tile` whole or not at all; StoreError (reported already) if not kept."""
+        ...
 
 
 @runtime_checkable

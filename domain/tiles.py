@@ -6,7 +6,7 @@ import attrs
 from PIL import Image
 
 from domain import imaging
-from domain.errors import OutsideGridError
+from domain.errors import OutsideGridError, StoreError
 from domain.formats import ImageFormat
 from domain.grid import Grid, TileCoord, TileRange
 from domain.locking import create_once
@@ -54,6 +54,10 @@ class TileSet:
             return MetaGrid(self.grid, (1, 1), 0)
         return MetaGrid(self.grid, self.meta_size, self.meta_buffer)
 
+    def lock_name(self, coord: TileCoord) -> str:
+        """The lock under which the meta-tile of coord is made (by a request or the seeder)."""
+        return f"{self.name}-{self.meta_grid.lock_name(coord)}"
+
 
 def get_tile(coord: TileCoord, tiles: TileSet) -> StoredTile:
     """The tile at coord: a cache hit as stored, or a new tile made from the sources."""
@@ -66,7 +70,7 @@ def get_tile(coord: TileCoord, tiles: TileSet) -> StoredTile:
     if (hit := tiles.cache.load(coord)) is not None:
         return hit
     return create_once(
-        f"{tiles.name}-{tiles.meta_grid.lock_name(coord)}",
+        tiles.lock_name(coord),
         find=lambda: tiles.cache.load(coord),
         create=lambda: _create(coord, tiles),
         locker=tiles.locker,
@@ -77,7 +81,12 @@ def get_tile(coord: TileCoord, tiles: TileSet) -> StoredTile:
 def _create(coord: TileCoord, tiles: TileSet) -> StoredTile:
     made = _render(coord, tiles)
     for tile in made:
-        tiles.cache.store(tile)
+        try:
+            tiles.cache.store(tile)
+        except StoreError:
+            # Disk full, say: the client still gets the tile it asked for, only it is not
+            # kept. The cache has reported why (at most once in a while, not per request).
+            continue
     return _as_stored(made, tiles)[coord]
 
 

@@ -236,7 +236,7 @@ class _Wiring:
         directory = cache_directory(
             self.base_dir, name, grid, cache.cache, cache.cache_dir
         )
-        return FileCache(
+        files = FileCache(
             self.here / directory,
             cache.cache.directory_layout,
             # `mixed` tiles are named `.mixed` whatever they hold, as MapProxy names them.
@@ -245,6 +245,9 @@ class _Wiring:
                 cache.link_single_color_images, g.link_single_color_images
             ),
         )
+        # Temp files of writers killed mid-write (a crash, a worker timeout) go at start.
+        files.remove_orphans()
+        return files
 
     def formats(self, cache: CacheConf) -> tuple[ImageFormat, ImageFormat]:
         """The format a cache stores its tiles in and the one it asks its sources for."""

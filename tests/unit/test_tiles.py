@@ -11,7 +11,7 @@ import attrs
 import pytest
 from PIL import Image
 
-from domain.errors import LockTimeoutError, OutsideGridError, SourceError
+from domain.errors import LockTimeoutError, OutsideGridError, SourceError, StoreError
 from domain.formats import image_format
 from domain.grid import TileCoord, TileRange
 from domain.grids import resolve_grids
@@ -329,3 +329,24 @@ def test_a_lone_source_keeps_its_colours_whatever_its_opacity() -> None:
         255,
         255,
     )
+
+
+@attrs.define
+class RefusingCache(InMemoryTileCache):
+    """A cache whose disk is full for tiles in column `full_column`."""
+
+    full_column: int = 5
+
+    def store(self, tile: EncodedTile) -> None:
+        if tile.coord.x == self.full_column:
+            raise StoreError("[Errno 28] No space left on device")
+        super().store(tile)
+
+
+def test_a_tile_the_cache_cannot_keep_is_served_and_its_neighbours_are_kept() -> None:
+    cache, source = RefusingCache(), CountingSource()
+    tile = get_tile(TileCoord(5, 6, 3), tileset(source, cache))
+    assert pixels(tile.data).getcolors() == [(256 * 256, (200, 100, 50, 255))]
+    assert set(cache.tiles) == {c for c in TileRange(4, 4, 7, 7, 3) if c.x != 5}
+    get_tile(TileCoord(5, 6, 3), tileset(source, cache))
+    assert len(source.queries) == 2  # not kept: made again
