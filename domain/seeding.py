@@ -229,7 +229,7 @@ def seed_meta_tile(
         return make()
     first = next(iter(meta_tiles))
     return create_once(
-        f"{tiles.name}-{tiles.meta_grid.lock_name(first)}",
+        tiles.lock_name(first),
         find=fresh,
         create=make,
         locker=tiles.locker,

@@ -63,13 +63,14 @@ def status_for(error: TilegateError) -> int:
     return 500
 
 
-def _retry_headers(error: TilegateError) -> list[tuple[str, str]]:
+def retry_headers(error: TilegateError) -> list[tuple[str, str]]:
+    """Retry-After for a 503: another worker is making the tile, and it is stored soon."""
     return [("Retry-After", "5")] if isinstance(error, LockTimeoutError) else []
 
 
 def tms_error(error: TilegateError) -> Response:
     body = f'<?xml version="1.0"?>\n<TileMapServerError>\n    <Message>{escape(str(error))}</Message>\n</TileMapServerError>\n'
-    return Response(status_for(error), body.encode(), XML, _retry_headers(error))
+    return Response(status_for(error), body.encode(), XML, retry_headers(error))
 
 
 def ows_error(error: TilegateError) -> Response:
@@ -87,4 +88,4 @@ def ows_error(error: TilegateError) -> Response:
         f"    <ExceptionText>{escape(str(error))}</ExceptionText>\n"
         "  </Exception>\n</ExceptionReport>\n"
     )
-    return Response(status, body.encode(), XML, _retry_headers(error))
+    return Response(status, body.encode(), XML, retry_headers(error))

@@ -14,7 +14,7 @@ from domain.errors import RequestError, TilegateError
 from domain.formats import ImageFormat
 from domain.wms_map import draw_message, finish
 from entrypoints.http import Response
-from entrypoints.ogc import status_for
+from entrypoints.ogc import retry_headers, status_for
 
 ExceptionKind = Literal["xml", "inimage", "blank"]
 # The size of an image exception when the request's own size is unusable.
@@ -48,7 +48,7 @@ def exception(error: TilegateError, style: ErrorStyle) -> Response:
         )
         fmt = imaging.concrete_format(image, style.format)
         data = imaging.encode(image, fmt, imaging.EncodeOptions(paletted=False))
-        return Response(status, data, fmt.mime)
+        return Response(status, data, fmt.mime, retry_headers(error))
     attr = f' code="{escape(code)}"' if code != "NoApplicableCode" else ""
     message = escape(str(error))
     if style.version == "1.3.0":
@@ -61,11 +61,15 @@ def exception(error: TilegateError, style: ErrorStyle) -> Response:
             f"  <ServiceException{attr}>{message}</ServiceException>\n"
             "</ServiceExceptionReport>\n"
         )
-        return Response(status, body.encode(), "text/xml; charset=utf-8")
+        return Response(
+            status, body.encode(), "text/xml; charset=utf-8", retry_headers(error)
+        )
     if style.version == "1.0.0":
         # 1.0.0 has no exception codes: the message alone, in a WMTException document.
         body = f'<?xml version="1.0" encoding="UTF-8"?>\n<WMTException version="1.0.0">\n{message}\n</WMTException>\n'
-        return Response(status, body.encode(), "text/xml; charset=utf-8")
+        return Response(
+            status, body.encode(), "text/xml; charset=utf-8", retry_headers(error)
+        )
     # 1.1.0 and 1.1.1 share the document; each names its own DTD.
     dtd = style.version.replace(".", "_")
     body = (
@@ -75,4 +79,6 @@ def exception(error: TilegateError, style: ErrorStyle) -> Response:
         f"  <ServiceException{attr}>{message}</ServiceException>\n"
         "</ServiceExceptionReport>\n"
     )
-    return Response(status, body.encode(), "application/vnd.ogc.se_xml")
+    return Response(
+        status, body.encode(), "application/vnd.ogc.se_xml", retry_headers(error)
+    )

@@ -160,7 +160,14 @@ SERVICES = [
 ]
 
 
-def config(base_url: str) -> dict[str, Any]:
+def config(
+    base_url: str,
+    client_timeout: float = TIMEOUT,
+    lock_timeout: float = 60.0,
+    meta_size: tuple[int, int] = (2, 2),
+) -> dict[str, Any]:
+    """Layers `cached` (a WMS source behind a cache), `direct` (the WMS source) and `xyz` (a tile
+    source behind a cache), served by TMS, KML, WMTS and WMS."""
     return {
         "services": {
             "tms": None,
@@ -170,7 +177,8 @@ def config(base_url: str) -> dict[str, Any]:
         },
         "globals": {
             "image": {"paletted": False},
-            "http": {"client_timeout": TIMEOUT},
+            "http": {"client_timeout": client_timeout},
+            "cache": {"lock_timeout": lock_timeout},
         },
         "layers": [
             {"name": "cached", "title": "Cached", "sources": ["c"]},
@@ -181,7 +189,7 @@ def config(base_url: str) -> dict[str, Any]:
             "c": {
                 "grids": ["GLOBAL_WEBMERCATOR"],
                 "sources": ["w"],
-                "meta_size": [2, 2],
+                "meta_size": list(meta_size),
                 "meta_buffer": 0,
             },
             "xyz_cache": {"grids": ["GLOBAL_WEBMERCATOR"], "sources": ["xyz"]},
