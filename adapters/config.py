@@ -16,6 +16,8 @@ from adapters.config_hooks import register_hooks
 from adapters.config_merge import read_yaml, resolve_includes
 from adapters.config_wms import check_wms
 from adapters.logs import CONFIG, get_logger
+from adapters.mapnik_source import check_mapnik
+from adapters.mapserver_source import check_mapserver
 from adapters.xslt import check_xslt
 from domain.config import TilegateConf
 from domain.errors import ConfigError, ConfigValueError
@@ -75,6 +77,8 @@ def _parse(
     errors += check_references(conf, data)
     errors += check_xslt(conf, base_dir)
     errors += check_wms(conf)
+    errors += check_mapserver(conf, base_dir)
+    errors += check_mapnik(conf, base_dir)
     if errors:
         raise ConfigError(source, errors)
     for warning in warnings:

@@ -13,7 +13,7 @@ from domain.config import (
     MBTilesBackendConf,
     TilegateConf,
     TileSourceConf,
-    WMSSourceConf,
+    supported_srs,
 )
 from domain.formats import MIXED, PNG
 from domain.grids import BUILTIN_GRIDS, flatten_grid_conf, grid_from_conf
@@ -28,7 +28,7 @@ IGNORED, ERROR = "ignored", "error"
 NOT_SUPPORTED: dict[str, dict[str, str]] = {
     "services": {"ogcapi": IGNORED},
     "wms": {},
-    "globals": {"mapserver": IGNORED, "renderd": IGNORED, "srs": IGNORED},
+    "globals": {"renderd": IGNORED, "srs": IGNORED},
     "grid": {"align_resolutions_with": ERROR},
     "source": {
         "on_error": IGNORED,
@@ -136,8 +136,9 @@ def check_references(conf: TilegateConf, data: dict[object, object]) -> list[str
     for name, source in conf.sources.items():
         if isinstance(source, TileSourceConf) and source.grid not in grids:
             errors.append(f"unknown grid {source.grid!r} @ $.sources[{name!r}].grid")
-        if isinstance(source, WMSSourceConf):
-            errors += _unknown_srs(source, f"$.sources[{name!r}].supported_srs")
+        errors += _unknown_srs(
+            supported_srs(source), f"$.sources[{name!r}].supported_srs"
+        )
     dict_form = isinstance(data.get("layers"), dict)
     for index, layer in enumerate(conf.layers):
         errors += _layer_references(
@@ -212,10 +213,10 @@ def _one_grid_only(backend: CacheBackendConf, grid_count: int, path: str) -> lis
     return []
 
 
-def _unknown_srs(source: WMSSourceConf, path: str) -> list[str]:
+def _unknown_srs(codes: tuple[str, ...] | None, path: str) -> list[str]:
     # A source is asked in these SRSs (and maps reprojected from them): each must be known.
     errors = []
-    for index, code in enumerate(source.supported_srs or ()):
+    for index, code in enumerate(codes or ()):
         try:
             make_srs(code)
         except ValueError as exc:

@@ -19,6 +19,7 @@ from domain.config import (
     BboxSrsEntry,
     CacheBackendConf,
     LayerConf,
+    MapnikSourceConf,
     PixelLimit,
     ScalarParam,
     ServicesConf,
@@ -28,7 +29,6 @@ from domain.errors import ConfigValueError
 from domain.inspire_config import INSPIRE_TYPES, InspireConf
 
 # Documented by MapProxy, not implemented here: ignoring them would serve the wrong data.
-UNSUPPORTED_SOURCE_TYPES = frozenset({"mapserver", "mapnik", "arcgis"})
 UNSUPPORTED_CACHE_TYPES = frozenset(
     {
         "couchdb",
@@ -285,8 +285,17 @@ def _services(value: dict[str, object]) -> dict[str, object]:
     return {name: {} if options is None else options for name, options in value.items()}
 
 
+def _mapnik_source(value: dict[str, object]) -> dict[str, object]:
+    # MapProxy takes `layers` as a list or as one comma-separated string.
+    layers = value.get("layers")
+    if isinstance(layers, str):
+        return {**value, "layers": [name.strip() for name in layers.split(",")]}
+    return value
+
+
 _PREPARE: dict[type, Callable[[dict[str, object]], dict[str, object]]] = {
     ServicesConf: _services,
+    MapnikSourceConf: _mapnik_source,
 }
 
 
@@ -297,8 +306,6 @@ def _source(converter: cattrs.Converter, value: object, _: Any) -> SourceConf:
     source_type = value.get("type")
     if source_type is None:
         raise ConfigValueError(f"source type missing, expected one of {known}")
-    if source_type in UNSUPPORTED_SOURCE_TYPES:
-        raise ConfigValueError(f"source type {source_type!r} is not supported yet")
     if not isinstance(source_type, str) or source_type not in SOURCE_TYPES:
         raise ConfigValueError(
             f"unknown source type {source_type!r}, expected one of {known}"

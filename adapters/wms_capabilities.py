@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import xml.etree.ElementTree as ET
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -33,6 +34,12 @@ class WMSLayer:
     queryable: bool
     opaque: bool
     layers: tuple[WMSLayer, ...]
+    # the default style's legend image (or the first style's)
+    legend_url: str | None = None
+    # where the server draws the layer, inherited: (min_res, max_res) from a 1.1.1 ScaleHint
+    # (m/px, min_res the coarser), (max_scale, min_scale) from 1.3.0 scale denominators
+    res_hint: tuple[float | None, float | None] = (None, None)
+    scale_hint: tuple[float | None, float | None] = (None, None)
 
 
 @attrs.frozen
@@ -138,11 +145,54 @@ def _layer(elem: ET.Element, version: str, parent: WMSLayer | None) -> WMSLayer:
         queryable=_flag(elem, "queryable", parent.queryable if parent else False),
         opaque=_flag(elem, "opaque", parent.opaque if parent else False),
         layers=(),
+        legend_url=_legend_url(elem),
+        res_hint=_res_hint(elem) or (parent.res_hint if parent else (None, None)),
+        scale_hint=_scale_hint(elem) or (parent.scale_hint if parent else (None, None)),
     )
     children = tuple(
         _layer(e, version, layer) for e in elem if _local(e.tag) == "Layer"
     )
     return attrs.evolve(layer, layers=children)
+
+
+def _legend_url(elem: ET.Element) -> str | None:
+    styles = [e for e in elem if _local(e.tag) == "Style"]
+    default = [s for s in styles if _text(s, "Name") in ("", "default")]
+    for style in default + styles:
+        resource = _path(style, "LegendURL", "OnlineResource")
+        href = _href(resource) if resource is not None else ""
+        if href:
+            return href
+    return None
+
+
+def _res_hint(elem: ET.Element) -> tuple[float | None, float | None] | None:
+    """A 1.1.1 ScaleHint: the diagonal of a pixel, from fine (min) to coarse (max) in map units."""
+    hint = _child(elem, "ScaleHint")
+    if hint is None:
+        return None
+    coarse, fine = (_positive(hint.get(k)) for k in ("max", "min"))
+    return (
+        coarse / math.sqrt(2) if coarse else None,
+        fine / math.sqrt(2) if fine else None,
+    )
+
+
+def _scale_hint(elem: ET.Element) -> tuple[float | None, float | None] | None:
+    """1.3.0's Max/MinScaleDenominator: the layer is drawn between them."""
+    found = [
+        _positive(_text(elem, n) or None)
+        for n in ("MaxScaleDenominator", "MinScaleDenominator")
+    ]
+    return (found[0], found[1]) if any(found) else None
+
+
+def _positive(value: str | None) -> float | None:
+    try:
+        number = float(value) if value is not None else 0.0
+    except ValueError:
+        return None
+    return number if math.isfinite(number) and number > 0 else None
 
 
 def _llbbox(elem: ET.Element) -> tuple[float, float, float, float] | None:
@@ -197,11 +247,13 @@ def _flag(elem: ET.Element, name: str, default: bool) -> bool:
 
 def _get_map_url(get_map: ET.Element | None) -> str:
     for e in get_map.iter() if get_map is not None else ():
-        if _local(e.tag) == "OnlineResource":
-            for key, value in e.attrib.items():
-                if _local(key) == "href":
-                    return value
+        if _local(e.tag) == "OnlineResource" and (href := _href(e)):
+            return href
     return ""
+
+
+def _href(elem: ET.Element) -> str:
+    return next((v for k, v in elem.attrib.items() if _local(k) == "href"), "")
 
 
 def _local(tag: str) -> str:

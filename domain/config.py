@@ -184,13 +184,174 @@ class GeoJSONSourceConf:
     transparent: bool = False
 
 
-SourceConf = WMSSourceConf | TileSourceConf | DebugSourceConf | GeoJSONSourceConf
+def _positive_number(
+    instance: object, attribute: attrs.Attribute[Any], value: float | None
+) -> None:
+    if value is not None and not value > 0:
+        raise ConfigValueError(f"{attribute.name} must be positive, got {value}")
+
+
+@attrs.frozen
+class ArcGISReqConf:
+    """An `arcgis` source's `req`: the REST service URL and what each export asks for."""
+
+    url: str
+    layers: str | None = None
+    transparent: bool | None = None
+    dpi: int | None = None
+    time: str | None = None
+
+
+@attrs.frozen
+class ArcGISOptsConf:
+    """An `arcgis` source's `opts`: identify as feature info, and whether it draws maps."""
+
+    featureinfo: bool = False
+    featureinfo_tolerance: float = 5
+    featureinfo_return_geometries: bool = False
+    map: bool = True
+
+
+@attrs.frozen
+class ArcGISSourceConf:
+    """A `type: arcgis` source: export requests to an ArcGIS REST MapServer or ImageServer."""
+
+    req: ArcGISReqConf
+    type: Literal["arcgis"] = "arcgis"
+    opts: ArcGISOptsConf = attrs.Factory(ArcGISOptsConf)
+    supported_srs: tuple[str, ...] | None = None
+    coverage: CoverageConf | None = None
+    min_res: float | None = None
+    max_res: float | None = None
+    min_scale: float | None = None
+    max_scale: float | None = None
+    concurrent_requests: int = attrs.field(default=0, validator=_non_negative)
+    http: HttpConf | None = None
+    seed_only: bool = False
+
+    def __attrs_post_init__(self) -> None:
+        if not self.req.url:
+            raise ConfigValueError("req.url is required for an arcgis source")
+        self.res_limits()
+
+    def res_limits(self) -> ResRange | None:
+        """The source's resolution range (None: asked at every resolution)."""
+        return res_range(self.min_res, self.max_res, self.min_scale, self.max_scale)
+
+
+@attrs.frozen
+class MapServerOptsConf:
+    """`mapserver:` options (a source's, else `globals.mapserver`): how the CGI binary runs.
+
+    `timeout` (seconds, Tilegate's own) bounds each run; a binary still running is killed.
+    """
+
+    binary: str | None = None
+    working_dir: str | None = None
+    timeout: float | None = attrs.field(default=None, validator=_positive_number)
+
+
+@attrs.frozen
+class MapServerSourceConf:
+    """A `type: mapserver` source: WMS GetMap requests answered by the MapServer CGI binary."""
+
+    req: dict[str, ScalarParam]
+    type: Literal["mapserver"] = "mapserver"
+    mapserver: MapServerOptsConf | None = None
+    supported_srs: tuple[str, ...] | None = None
+    supported_formats: tuple[str, ...] | None = None
+    coverage: CoverageConf | None = None
+    min_res: float | None = None
+    max_res: float | None = None
+    min_scale: float | None = None
+    max_scale: float | None = None
+    concurrent_requests: int = attrs.field(default=0, validator=_non_negative)
+    wms_opts: dict[str, ScalarParam] | None = None
+    transparent: bool | None = None
+    seed_only: bool = False
+    image: SourceImageConf | None = None
+
+    def __attrs_post_init__(self) -> None:
+        for key in ("map", "layers"):
+            if not isinstance(self.req.get(key), str) or not self.req[key]:
+                raise ConfigValueError(f"req.{key} is required for a mapserver source")
+        self.res_limits()
+
+    def res_limits(self) -> ResRange | None:
+        """The source's resolution range (None: asked at every resolution)."""
+        return res_range(self.min_res, self.max_res, self.min_scale, self.max_scale)
+
+
+def _layer_names(
+    instance: object, attribute: attrs.Attribute[Any], value: tuple[str, ...] | None
+) -> None:
+    if value is not None and not all(value):
+        raise ConfigValueError(f"layers must be layer names, got {list(value)}")
+
+
+@attrs.frozen
+class MapnikSourceConf:
+    """A `type: mapnik` source: maps rendered from a Mapnik XML style (`mapfile`).
+
+    `layers` limits the drawn layers to those named (a list, or one comma-separated string).
+    """
+
+    mapfile: str
+    type: Literal["mapnik"] = "mapnik"
+    layers: tuple[str, ...] | None = attrs.field(default=None, validator=_layer_names)
+    transparent: bool = False
+    scale_factor: float = attrs.field(default=1.0, validator=_positive_number)
+    multithreaded: bool = False
+    use_mapnik2: bool | None = None
+    coverage: CoverageConf | None = None
+    min_res: float | None = None
+    max_res: float | None = None
+    min_scale: float | None = None
+    max_scale: float | None = None
+    concurrent_requests: int = attrs.field(default=0, validator=_non_negative)
+    seed_only: bool = False
+
+    def __attrs_post_init__(self) -> None:
+        self.res_limits()
+
+    def res_limits(self) -> ResRange | None:
+        """The source's resolution range (None: asked at every resolution)."""
+        return res_range(self.min_res, self.max_res, self.min_scale, self.max_scale)
+
+
+SourceConf = (
+    WMSSourceConf
+    | TileSourceConf
+    | DebugSourceConf
+    | GeoJSONSourceConf
+    | ArcGISSourceConf
+    | MapServerSourceConf
+    | MapnikSourceConf
+)
+# Sources with a `coverage`, resolution limits and `seed_only`.
+LimitedSourceConf = (
+    WMSSourceConf
+    | TileSourceConf
+    | ArcGISSourceConf
+    | MapServerSourceConf
+    | MapnikSourceConf
+)
 
 
 def source_opacity(conf: SourceConf | None) -> float | None:
     """A source's `image.opacity` (None for sources without image options)."""
-    if isinstance(conf, WMSSourceConf | TileSourceConf) and conf.image is not None:
+    if (
+        isinstance(conf, WMSSourceConf | TileSourceConf | MapServerSourceConf)
+        and conf.image is not None
+    ):
         return conf.image.opacity
+    return None
+
+
+def supported_srs(conf: SourceConf | None) -> tuple[str, ...] | None:
+    """The SRS codes a source that renders in only some SRS (`supported_srs`) is asked in."""
+    if isinstance(conf, WMSSourceConf | ArcGISSourceConf | MapServerSourceConf):
+        return conf.supported_srs or None
     return None
 
 
@@ -199,6 +360,9 @@ SOURCE_TYPES: dict[str, type[SourceConf]] = {
     "tile": TileSourceConf,
     "debug": DebugSourceConf,
     "geojson": GeoJSONSourceConf,
+    "arcgis": ArcGISSourceConf,
+    "mapserver": MapServerSourceConf,
+    "mapnik": MapnikSourceConf,
 }
 
 
@@ -213,13 +377,6 @@ class FileCacheBackendConf:
     directory: str | None = None
     use_grid_names: bool = False
     tile_lock_dir: str | None = None
-
-
-def _positive_number(
-    instance: object, attribute: attrs.Attribute[Any], value: float | None
-) -> None:
-    if value is not None and not value > 0:
-        raise ConfigValueError(f"{attribute.name} must be positive, got {value}")
 
 
 @attrs.frozen
@@ -390,6 +547,7 @@ class GlobalsConf:
     image: GlobalsImageConf = attrs.Factory(GlobalsImageConf)
     http: HttpConf = attrs.Factory(HttpConf)
     tiles: GlobalsTilesConf = attrs.Factory(GlobalsTilesConf)
+    mapserver: MapServerOptsConf = attrs.Factory(MapServerOptsConf)
 
 
 @attrs.frozen

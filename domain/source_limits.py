@@ -54,16 +54,31 @@ class LimitedSource:
         ):
             return blank(query)
         result = self.source.get_map(query)
-        if (
-            self.coverage is None
-            or not self.coverage.clip
-            or self.coverage.contains(query.bbox, query.srs)
-        ):
+        if self.coverage is None or not self.coverage.clip:
             return result
-        image = imaging.decode(result.data, query.size).convert("RGBA")
-        clipped = Image.new("RGBA", query.size, (255, 255, 255, 0))
-        clipped.paste(image, mask=coverage_mask(self.coverage, query))
-        return _encoded(clipped, query)
+        return clipped_image(result, self.coverage, query)
+
+
+def clip(image: Image.Image, coverage: Coverage, query: MapQuery) -> Image.Image:
+    """The query's image cut to the coverage: transparent outside it."""
+    if coverage.contains(query.bbox, query.srs):
+        return image
+    clipped = Image.new("RGBA", query.size, (255, 255, 255, 0))
+    if coverage.intersects(query.bbox, query.srs):
+        clipped.paste(image.convert("RGBA"), mask=coverage_mask(coverage, query))
+    return clipped
+
+
+def clipped_image(
+    result: SourceImage, coverage: Coverage, query: MapQuery
+) -> SourceImage:
+    """An encoded image of the query cut to the coverage, re-encoded only where it was cut."""
+    if coverage.contains(query.bbox, query.srs):
+        return result
+    if not coverage.intersects(query.bbox, query.srs):
+        return blank(query)
+    image = imaging.decode(result.data, query.size)
+    return _encoded(clip(image, coverage, query), query)
 
 
 def blank(query: MapQuery) -> SourceImage:

@@ -21,7 +21,7 @@ from domain.ports import MapQuery, MapSource
 from domain.render import TileReader, render_from_cache
 from domain.reprojecting_source import reprojected_image
 from domain.res_range import ResRange
-from domain.source_limits import LimitedSource
+from domain.source_limits import LimitedSource, clip
 from domain.srs import SRS, srs
 from domain.tiles import TileSet
 from domain.warp import Resampling
@@ -57,6 +57,8 @@ class MapLayer:
     name: str
     sources: tuple[LayerSource, ...]
     res_ranges: tuple[ResRange, ...] = ()
+    # Where this request may see the layer (an access limit): it draws nothing outside.
+    limit: Coverage | None = None
 
     def visible(self, query: MapQuery) -> bool:
         """Whether the layer is drawn in a map of query's scale."""
@@ -88,6 +90,8 @@ def render_map(
         for source in layer.sources:
             try:
                 image = _render_source(query, source, read, options)
+                if layer.limit is not None:
+                    image = clip(image, layer.limit, query)
                 if isinstance(source, DirectSource) and source.opacity is not None:
                     image = imaging.with_opacity(image, source.opacity)
                 images.append(image)

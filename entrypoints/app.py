@@ -13,6 +13,7 @@ import attrs
 from adapters import logs
 from domain.errors import RequestError, TilegateError
 from entrypoints import demo
+from entrypoints.auth import AUTHORIZE, private
 from entrypoints.bootstrap import AppState
 from entrypoints.http import PROXY_VARY, Environ, Request, Response, StartResponse
 from entrypoints.kml import KMLService
@@ -74,6 +75,8 @@ class TilegateApp:
             logs.get_logger(logs.SYSTEM).exception("unhandled error", path=request.path)
             body = traceback.format_exc() if self.debug else "internal error\n"
             response = Response(500, body.encode())
+        if AUTHORIZE in environ:
+            response = private(response)
         if started is not None:
             logs.get_logger(logs.ACCESS).debug(
                 "request",

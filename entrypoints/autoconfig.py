@@ -100,12 +100,26 @@ def _sources(caps: WMSCapabilities) -> dict[str, Any]:
             wms_opts["version"] = caps.version
         if layer.queryable:
             wms_opts["featureinfo"] = True
+        if layer.legend_url:
+            wms_opts["legendurl"] = layer.legend_url
         if wms_opts:
             source["wms_opts"] = wms_opts
         if layer.llbbox:
             source["coverage"] = {"srs": "EPSG:4326", "bbox": list(layer.llbbox)}
+        source |= _range("min_res", "max_res", layer.res_hint)
+        source |= _range("max_scale", "min_scale", layer.scale_hint)
         sources[f"{layer.name}{SOURCE_SUFFIX}"] = source
     return sources
+
+
+def _range(
+    coarse_key: str, fine_key: str, hint: tuple[float | None, float | None]
+) -> dict[str, float]:
+    """A source's scale hint keys; a range that is empty or inverted is left out as unusable."""
+    coarse, fine = hint
+    if coarse is not None and fine is not None and coarse <= fine:
+        return {}
+    return {k: v for k, v in ((coarse_key, coarse), (fine_key, fine)) if v is not None}
 
 
 def _known_srs(code: str) -> bool:

@@ -10,6 +10,7 @@ from typing import TypeVar
 
 import attrs
 
+from adapters.arcgis_source import ArcGISSource
 from adapters.config import LoadedConfig
 from adapters.debug_source import DebugSource
 from adapters.fcntl_locker import FcntlLocker
@@ -17,6 +18,8 @@ from adapters.file_cache import LAYOUTS, FileCache, cache_directory
 from adapters.geojson_source import GeoJSONSource
 from adapters.geopackage_cache import GeoPackageCache, geopackage_levels
 from adapters.http_client import HttpClient
+from adapters.mapnik_source import MapnikSource
+from adapters.mapserver_source import MapServerSource
 from adapters.mbtiles_cache import MBTilesCache
 from adapters.sqlite_cache import sqlite_levels
 from adapters.sqlite_db import LevelFiles
@@ -25,14 +28,19 @@ from adapters.wms_source import StaticLegend, WMSSource
 from adapters.xslt import XSLTransform
 from domain.cache_source import CacheSource
 from domain.config import (
+    ArcGISSourceConf,
     CacheConf,
     DebugSourceConf,
     FileCacheBackendConf,
     GeoJSONSourceConf,
     GeoPackageBackendConf,
     GlobalsCacheConf,
+    GlobalsConf,
     HttpConf,
     LayerConf,
+    LimitedSourceConf,
+    MapnikSourceConf,
+    MapServerSourceConf,
     MBTilesBackendConf,
     SourceConf,
     SqliteBackendConf,
@@ -40,6 +48,7 @@ from domain.config import (
     TileSourceConf,
     WMSSourceConf,
     source_opacity,
+    supported_srs,
 )
 from domain.coverage import coverage_from_conf
 from domain.errors import ConfigValueError, SourceError
@@ -198,12 +207,13 @@ class _Wiring:
         return self.sources[name]
 
     def cache_source(self, name: str) -> MapSource:
-        """A cache's source: a WMS with `supported_srs` is asked in one of them and warped."""
-        conf = self.conf.sources.get(name)
-        if isinstance(conf, WMSSourceConf) and conf.supported_srs:
+                    self.conf.globals,
+        """A cache's source: one with `supported_srs` is asked in one of them and warped."""
+        codes = supported_srs(self.conf.sources.get(name))
+        if codes:
             return ReprojectingSource(
                 self.source(name),
-                tuple(make_srs(code) for code in conf.supported_srs),
+                tuple(make_srs(code) for code in codes),
                 self.conf.globals.image.resampling_method,
             )
         return self.source(name)
@@ -388,9 +398,10 @@ def _make_source(
     here: Path,
     seeding: bool = False,
 ) -> MapSource:
-    source = _make_plain_source(conf, grids, http, here)
-    if not isinstance(conf, WMSSourceConf | TileSourceConf):
+    source = _make_plain_source(conf, grids, http, here, globals_conf)
+    if not isinstance(conf, LimitedSourceConf):
         return source
+    globals_conf: GlobalsConf | None = None,
     seed_only = conf.seed_only and not seeding
     limits = conf.res_limits()
     if conf.coverage is None and limits is None and not seed_only:
@@ -404,7 +415,11 @@ def _make_source(
 
 
 def _make_plain_source(
-    conf: SourceConf, grids: dict[str, Grid], http: HttpClient, here: Path
+    conf: SourceConf,
+    grids: dict[str, Grid],
+    http: HttpClient,
+    here: Path,
+    globals_conf: GlobalsConf | None = None,
 ) -> MapSource:
     match conf:
         case WMSSourceConf():
@@ -421,6 +436,13 @@ def _make_plain_source(
 
 # What `tilegate export --type` writes besides the file layouts, with MapProxy's names.
 EXPORT_FILES = ("mbtile", "geopackage")
+        case ArcGISSourceConf():
+            return ArcGISSource(conf, http)
+        case MapServerSourceConf():
+            defaults = globals_conf.mapserver if globals_conf is not None else None
+            return MapServerSource.configure(conf, defaults, here, http)
+        case MapnikSourceConf():
+            return MapnikSource.configure(conf, here)
 EXPORT_TYPES = (*LAYOUTS, *EXPORT_FILES, "sqlite")
 
 

@@ -14,6 +14,7 @@ import attrs
 from domain.formats import offered_format
 from domain.grid import Grid
 from domain.tiles import TileSet
+from entrypoints.auth import demo_access
 from entrypoints.bootstrap import AppState, TileLayer
 from entrypoints.http import PROXY_VARY, Request, Response
 from entrypoints.wmts import wmts_compatible
@@ -88,6 +89,7 @@ def handle(request: Request, state: AppState, subpath: str) -> Response:
         return _static(request, subpath.removeprefix("static/"))
     if subpath:
         return _not_found(request)
+    demo_access(request)
     args = request.args
     for service in ("tms", "wmts"):
         if f"{service}_layer" in args:

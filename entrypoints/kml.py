@@ -16,6 +16,7 @@ import attrs
 from domain.bbox import Bbox
 from domain.grid import Grid, TileCoord
 from domain.srs import srs, transform_bbox
+from entrypoints.auth import extent, tile_access
 from entrypoints.bootstrap import AppState
 from entrypoints.http import PROXY_VARY, Request, Response
 from entrypoints.ogc import NotFoundError
@@ -46,7 +47,7 @@ class KMLService:
             parts = parts[:-1]
         if len(parts) >= 4 and "." in parts[-1]:
             if not parts[-1].endswith(".kml"):
-                return self.tiles.tile(request, parts, own_levels=True)
+                return self.tiles.tile(request, parts, own_levels=True, service="kml")
             tile_map, z, x, y, _ = self.tiles.tile_path(parts)
             grid = tile_map.tileset.grid
             coord = TileCoord(x, y, z)
@@ -67,6 +68,8 @@ class KMLService:
     ) -> Response:
         """The document of a tile (coord in the grid's own rows), or of the whole grid (None)."""
         grid = tile_map.tileset.grid
+        shown = grid.bbox if coord is None else grid.tile_bbox(coord)
+        tile_access(request, "kml", tile_map.layer.name, extent(grid.srs, shown))
         if coord is None:
             area = grid.bbox
             # The levels below a single top tile, or the top level where it has several.

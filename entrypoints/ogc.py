@@ -24,6 +24,21 @@ class NotFoundError(RequestError):
         super().__init__(message, param, code="InvalidParameterValue")
 
 
+class AccessDeniedError(RequestError):
+    """A request the `mapproxy.authorize` callback refused: 403, or 401 when nobody logged in."""
+
+    def __init__(self, unauthenticated: bool = False) -> None:
+        self.status = 401 if unauthenticated else 403
+        super().__init__(
+            "unauthorized" if unauthenticated else "forbidden", code="NoApplicableCode"
+        )
+
+
+def request_status(error: RequestError) -> int:
+    """The status of a client error in an OGC exception: 400, unless access was denied."""
+    return error.status if isinstance(error, AccessDeniedError) else 400
+
+
 def unknown_operation(operation: str) -> RequestError:
     """The error for a REQUEST parameter that is missing or names no operation of the service."""
     if not operation:
@@ -50,6 +65,8 @@ def positive_int(value: str, name: str) -> int:
 
 def status_for(error: TilegateError) -> int:
     match error:
+        case AccessDeniedError():
+            return error.status
         case NotFoundError() | OutsideGridError():
             return 404
         case RequestError():
@@ -77,7 +94,7 @@ def ows_error(error: TilegateError) -> Response:
     """An OWS 1.1 ExceptionReport, as WMTS answers errors."""
     if isinstance(error, RequestError):
         code, locator = error.code, error.param
-        status = 400
+        status = request_status(error)
     else:
         code, locator, status = "NoApplicableCode", None, status_for(error)
     locator_attr = f" locator={quoteattr(locator)}" if locator else ""

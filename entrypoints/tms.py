@@ -12,6 +12,7 @@ from domain.formats import offered_format
 from domain.grid import Grid, TileCoord
 from domain.grids import DEFAULT_BBOXES
 from domain.tiles import TileSet
+from entrypoints.auth import extent, tile_access, tile_layers_seen
 from entrypoints.bootstrap import AppState, TileLayer
 from entrypoints.http import PROXY_VARY, Request, Response
 from entrypoints.ogc import XML, NotFoundError
@@ -134,7 +135,13 @@ class TMSService:
             ) from None
         return tile_map, z, x, y, ext
 
-    def tile(self, request: Request, parts: list[str], own_levels: bool) -> Response:
+    def tile(
+        self,
+        request: Request,
+        parts: list[str],
+        own_levels: bool,
+        service: str = "tms",
+    ) -> Response:
         tile_map, z, x, y, ext = self.tile_path(parts)
         tileset = tile_map.tileset
         offered = offered_format(tileset.format).ext
@@ -164,12 +171,17 @@ class TMSService:
         ).lower() in ("nw", "ul")
         if want_nw != (grid.origin == "ul"):
             coord = grid.flip_y(coord)
-        return serve_tile(request, self.state, tileset, coord)
+        area = extent(grid.srs, grid.tile_bbox(coord))
+        limit = tile_access(request, service, tile_map.layer.name, area)
+        return serve_tile(request, self.state, tileset, coord, limit)
 
     def capabilities(self, request: Request) -> Response:
         base = request.base_url
         entries = []
+        seen = set(tile_layers_seen(request, "tms", list(self.by_layer)))
         for tm in self.tile_maps.values():
+            if tm.layer.name not in seen:
+                continue
             href = f"{base}/tms/1.0.0/{tm.layer.name}/{tm.grid_id}"
             entries.append(
                 f"    <TileMap title={quoteattr(tm.layer.title)} srs={quoteattr(_tms_srs(tm))}"
@@ -184,6 +196,7 @@ class TMSService:
         return Response(200, body.encode(), XML, [("Vary", PROXY_VARY)])
 
     def tile_map_resource(self, request: Request, tm: TMSTileMap) -> Response:
+        tile_access(request, "tms", tm.layer.name, None)
         grid = tm.tileset.grid
         href = f"{request.base_url}/tms/1.0.0/{tm.layer.name}/{tm.grid_id}"
         b = grid.bbox

@@ -16,6 +16,7 @@ from domain.formats import ImageFormat
 from domain.image_options import encode_options, format_conf, resolve_format
 from domain.layer_md import LayerMd
 from domain.ports import MapQuery
+from domain.source_limits import clip
 from domain.srs import SRS, same_srs, srs
 from domain.wms_map import (
     MapLayer,
@@ -24,9 +25,16 @@ from domain.wms_map import (
     parse_color,
     render_map,
 )
+from entrypoints.auth import (
+    authorize,
+    extent,
+    guarded,
+    permitted_map_layers,
+    visible_layers,
+)
 from entrypoints.bootstrap import AppState, read_tile
 from entrypoints.http import Request, Response
-from entrypoints.ogc import positive_int, unknown_operation
+from entrypoints.ogc import AccessDeniedError, positive_int, unknown_operation
 from entrypoints.wms_capabilities import capabilities
 from entrypoints.wms_exceptions import (
     FALLBACK_SIZE,
@@ -87,15 +95,15 @@ class WMSService:
         style = self._error_style(args, version) if is_map else None
         try:
             if operation in ("getcapabilities", "capabilities"):
-                return capabilities(self, request, version)
+                return capabilities(self.as_seen_by(request), request, version)
             if is_map:
-                return self.get_map(args, version)
+                return self.get_map(args, version, request)
             if operation in ("getfeatureinfo", "feature_info"):
                 return get_feature_info(
-                    self, args, version, self.map_query(args, version)
+                    self, args, version, self.map_query(args, version), request
                 )
             if operation == "getlegendgraphic":
-                return get_legend_graphic(self, args)
+                return get_legend_graphic(self, args, request)
             raise unknown_operation(operation)
         except TilegateError as error:
             if not isinstance(error, RequestError):
@@ -119,7 +127,17 @@ class WMSService:
         lower = [v for v in self.versions if _key(v) <= key]
         return lower[-1] if lower else self.versions[0]
 
-    def get_map(self, args: dict[str, str], version: str) -> Response:
+    def as_seen_by(self, request: Request) -> WMSService:
+        """The service with only the layers the request's auth callback lets it see."""
+        if not guarded(request):
+            return self
+        grant = authorize(request, "wms.capabilities", list(self.named))
+        root = visible_layers(self.root, grant)
+        if root is None:
+            raise AccessDeniedError()
+        return attrs.evolve(self, root=root)
+
+    def get_map(self, args: dict[str, str], version: str, request: Request) -> Response:
         names = [n.strip() for n in _required(args, "layers").split(",") if n.strip()]
         if not names:
             raise RequestError(
@@ -134,6 +152,17 @@ class WMSService:
             layers.extend(self.named[name].map_layers)
         self._check_styles(args)
         query = self.map_query(args, version)
+        limit = None
+        if guarded(request):
+            grant = authorize(
+                request,
+                "wms.map",
+                [m.name for m in layers],
+                query_extent=extent(query.srs, query.bbox),
+            )
+            drawn = {name: self.named[name].map_layers for name in names}
+            layers = permitted_map_layers(grant, names, drawn)
+            limit = grant.limit
         fmt, options = self._format(_required(args, "format"))
         transparent = args.get("transparent", "false").strip().lower() == "true"
         bgcolor = args.get("bgcolor", "0xFFFFFF")
@@ -149,6 +178,8 @@ class WMSService:
                 self.conf.on_source_errors,
             ),
         )
+        if limit is not None:
+            image = clip(image, limit, query)
         attribution = self.conf.attribution
         if attribution is not None and attribution.text:
             image = draw_attribution(image, attribution.text)

@@ -14,7 +14,7 @@ from domain.errors import RequestError, TilegateError
 from domain.formats import ImageFormat
 from domain.wms_map import draw_message, finish
 from entrypoints.http import Response
-from entrypoints.ogc import retry_headers, status_for
+from entrypoints.ogc import request_status, retry_headers, status_for
 
 ExceptionKind = Literal["xml", "inimage", "blank"]
 # The size of an image exception when the request's own size is unusable.
@@ -38,7 +38,7 @@ def exception(error: TilegateError, style: ErrorStyle) -> Response:
     """The error as the request asked for it, with the OGC code and the HTTP status it deserves."""
     status, code = status_for(error), "NoApplicableCode"
     if isinstance(error, RequestError):
-        status, code = 400, error.code
+        status, code = request_status(error), error.code
     if style.kind != "xml":
         image = Image.new("RGBA", style.size, (0, 0, 0, 0))
         if style.kind == "inimage":

@@ -6,17 +6,26 @@ import time
 from typing import TYPE_CHECKING
 
 from domain import imaging
+from domain.bbox import Bbox
 from domain.errors import RequestError, SourceError
 from domain.featureinfo import (
     DEFAULT_INFO_TYPES,
     INFO_TYPES,
     InfoQuery,
     InfoSource,
+    LegendSource,
     feature_info,
     merge_legends,
 )
 from domain.ports import MapQuery
-from entrypoints.http import Response
+from entrypoints.auth import (
+    authorize,
+    extent,
+    guarded,
+    permitted_info_sources,
+    permitted_map_layers,
+)
+from entrypoints.http import Request, Response
 from entrypoints.ogc import positive_int
 
 if TYPE_CHECKING:
@@ -33,7 +42,11 @@ def info_formats(service: WMSService) -> tuple[str, ...]:
 
 
 def get_feature_info(
-    service: WMSService, args: dict[str, str], version: str, query: MapQuery
+    service: WMSService,
+    args: dict[str, str],
+    version: str,
+    query: MapQuery,
+    request: Request,
 ) -> Response:
     names = [
         n.strip()
@@ -75,6 +88,8 @@ def get_feature_info(
     )
     count = args.get("feature_count", "").strip()
     feature_count = positive_int(count, "feature_count") if count else None
+    if guarded(request):
+        sources = list(_permitted_sources(service, names, query, pos, request))
     info = InfoQuery(query.bbox, query.size, query.srs, pos, info_format, feature_count)
     answer = feature_info(info, tuple(sources), service.state.info_transforms)
     mime = answer.content_type
@@ -106,7 +121,31 @@ def _pixel(args: dict[str, str], keys: tuple[str, str], limit: int, axis: int) -
     return number
 
 
-def get_legend_graphic(service: WMSService, args: dict[str, str]) -> Response:
+def _permitted_sources(
+    service: WMSService,
+    names: list[str],
+    query: MapQuery,
+    pos: tuple[int, int],
+    request: Request,
+) -> tuple[InfoSource, ...]:
+    drawn = [m.name for name in names for m in service.named[name].map_layers]
+    grant = authorize(
+        request, "wms.featureinfo", drawn, query_extent=extent(query.srs, query.bbox)
+    )
+    b, (width, height) = query.bbox, query.size
+    rx, ry = b.width / width, b.height / height
+    pixel = Bbox(
+        b.minx + pos[0] * rx,
+        b.maxy - (pos[1] + 1) * ry,
+        b.minx + (pos[0] + 1) * rx,
+        b.maxy - pos[1] * ry,
+    )
+    return permitted_info_sources(grant, names, service.named, pixel, query.srs)
+
+
+def get_legend_graphic(
+    service: WMSService, args: dict[str, str], request: Request
+) -> Response:
     name = args.get("layer", "").strip()
     if not name:
         raise RequestError(
@@ -122,12 +161,33 @@ def get_legend_graphic(service: WMSService, args: dict[str, str]) -> Response:
             f"layer {name!r} has no legend", param="layer", code="LayerNotDefined"
         )
     fmt, options = service.image_format(args.get("format") or "image/png")
-    image = merge_legends([legend.get_legend() for legend in layer.legends])
+    legends = layer.legends
+    if guarded(request):
+        legends = _permitted_legends(service, name, request)
+    image = merge_legends([legend.get_legend() for legend in legends])
     service.legend_sizes[name] = image.size
     if not fmt.supports_alpha:
         image = image.convert("RGB")
     fmt = imaging.concrete_format(image, fmt)
     return Response(200, imaging.encode(image, fmt, options), fmt.mime)
+
+
+def _permitted_legends(
+    service: WMSService, name: str, request: Request
+) -> tuple[LegendSource, ...]:
+    """The legend of a layer, or of a group's layers the request may see (MapProxy does not
+    ask its callback about legends at all: Tilegate asks for `legendgraphic`)."""
+    drawn = service.named[name].map_layers
+    grant = authorize(request, "wms.legendgraphic", [m.name for m in drawn])
+    kept = permitted_map_layers(grant, [name], {name: drawn}, "legendgraphic")
+    if len(kept) == len(drawn):
+        return service.named[name].legends
+    return tuple(
+        legend
+        for m in kept
+        if m.name in service.named
+        for legend in service.named[m.name].legends
+    )
 
 
 LEGEND_RETRY = 300.0  # seconds before capabilities try a failed legend again

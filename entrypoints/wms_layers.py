@@ -6,9 +6,10 @@ from collections.abc import Iterable
 
 import attrs
 
+from adapters.arcgis_source import ArcGISSource
 from adapters.wms_source import WMSSource
 from domain.cache_source import CacheSource
-from domain.config import LayerConf, TileSourceConf, WMSSourceConf, source_opacity
+from domain.config import LayerConf, TileSourceConf, source_opacity, supported_srs
 from domain.coverage import Coverage, union
 from domain.featureinfo import InfoSource, LegendSource
 from domain.layer_md import LayerMd, layer_md
@@ -57,7 +58,7 @@ def layer_tree(
             tuple(s for s in wms if s.featureinfo),
             (state.legends[conf.name],)
             if conf.name in state.legends
-            else tuple(s for s in wms if s.has_legend),
+            else tuple(s for s in wms if isinstance(s, WMSSource) and s.has_legend),
             res_range=own,
         )
     else:
@@ -97,7 +98,7 @@ def group_layer(
     )
 
 
-def _wms_sources(name: str, state: AppState) -> list[WMSSource]:
+def _wms_sources(name: str, state: AppState) -> list[WMSSource | ArcGISSource]:
     """The WMS sources behind a layer's source: itself, or a cache's (as MapProxy passes
     feature info and legend requests through a cache to its sources, and through a cache
     that is the source of another cache)."""
@@ -107,15 +108,15 @@ def _wms_sources(name: str, state: AppState) -> list[WMSSource]:
     return _wms_behind((state.sources[name],))
 
 
-def _wms_behind(sources: Iterable[MapSource]) -> list[WMSSource]:
-    found: list[WMSSource] = []
+def _wms_behind(sources: Iterable[MapSource]) -> list[WMSSource | ArcGISSource]:
+    found: list[WMSSource | ArcGISSource] = []
     for source in sources:
         plain = source.source if isinstance(source, ReprojectingSource) else source
         plain = plain.source if isinstance(plain, LimitedSource) else plain
         if isinstance(plain, CacheSource):
             # The config check rules out cycles of caches, so this ends.
             found += _wms_behind(plain.tilesets[0].sources if plain.tilesets else ())
-        elif isinstance(plain, WMSSource):
+        elif isinstance(plain, WMSSource | ArcGISSource):
             found.append(plain)
     return found
 
@@ -125,8 +126,8 @@ def _layer_source(name: str, state: AppState) -> LayerSource:
         return CachedSource(state.caches[name])
     conf = state.conf.sources[name]
     supported: tuple[SRS, ...] | None = None
-    if isinstance(conf, WMSSourceConf) and conf.supported_srs:
-        supported = tuple(srs(code) for code in conf.supported_srs)
+    if codes := supported_srs(conf):
+        supported = tuple(srs(code) for code in codes)
     elif isinstance(conf, TileSourceConf):
         supported = (state.grids[conf.grid].srs,)
     return DirectSource(state.sources[name], supported, source_opacity(conf))

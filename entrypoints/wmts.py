@@ -15,6 +15,7 @@ from domain.grid import Grid, TileCoord
 from domain.scales import scale_denominator
 from domain.srs import srs, transform_bbox
 from domain.tiles import TileSet
+from entrypoints.auth import extent, tile_access, tile_layers_seen
 from entrypoints.bootstrap import AppState, TileLayer
 from entrypoints.http import PROXY_VARY, Request, Response
 from entrypoints.ogc import XML, unknown_operation
@@ -165,7 +166,9 @@ class WMTSService:
             raise _out_of_range(coord, grid)
         if grid.origin == "ll":
             coord = grid.flip_y(coord)
-        return serve_tile(request, self.state, tileset, coord)
+        area = extent(grid.srs, grid.tile_bbox(coord))
+        limit = tile_access(request, "wmts", layer, area)
+        return serve_tile(request, self.state, tileset, coord, limit)
 
     def capabilities(self, request: Request, restful: bool) -> Response:
         base = request.base_url
@@ -179,8 +182,9 @@ class WMTSService:
             "</ows:AllowedValues></ows:Constraint></ows:Get></ows:HTTP></ows:DCP></ows:Operation>\n"
             for op in ("GetCapabilities", "GetTile")
         )
+        seen = tile_layers_seen(request, "wmts", list(self.layers))
         layers = "".join(
-            self._layer_xml(layer, base, restful) for layer in self.layers.values()
+            self._layer_xml(self.layers[name], base, restful) for name in seen
         )
         matrix_sets = "".join(
             self._matrix_set_xml(name, grid) for name, grid in self.matrix_sets.items()

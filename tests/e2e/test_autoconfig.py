@@ -475,3 +475,72 @@ def test_mapproxy_util_runs_autoconfig(tmp_path: Path, upstream: MapServer) -> N
         "places_wms",
         "roads_wms",
     ]
+
+
+HINTS_111 = """<?xml version="1.0"?>
+<WMT_MS_Capabilities version="1.1.1"><Service><Title>Hints</Title></Service><Capability>
+<Request><GetMap><Format>image/png</Format><Format>image/svg+xml</Format><DCPType><HTTP><Get>
+<OnlineResource xmlns:xlink="http://www.w3.org/1999/xlink" xlink:href="http://example.org/wms?map=x&amp;"/>
+</Get></HTTP></DCPType></GetMap></Request>
+<Layer><Title>Root</Title><SRS>EPSG:4326</SRS><SRS>EPSG:31467</SRS><SRS>EPSG:99999999</SRS>
+<ScaleHint min="0.5" max="1000"/>
+<Layer queryable="1" opaque="1"><Name>streets</Name><Title>Streets</Title><Abstract>All streets</Abstract>
+<Style><Name>default</Name><LegendURL><Format>image/png</Format>
+<OnlineResource xmlns:xlink="http://www.w3.org/1999/xlink" xlink:href="http://example.org/legend.png"/>
+</LegendURL></Style></Layer>
+<Layer><Name>parcels</Name><Title>Parcels</Title><ScaleHint min="0" max="10"/></Layer>
+</Layer></Capability></WMT_MS_Capabilities>
+"""
+
+
+def test_legends_scale_hints_and_opaque_layers_reach_the_sources(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    (tmp_path / "caps.xml").write_text(HINTS_111)
+    v13 = (
+        HINTS_111.replace("WMT_MS_Capabilities", "WMS_Capabilities")
+        .replace('version="1.1.1"', 'version="1.3.0"')
+        .replace("SRS>", "CRS>")
+        .replace('<ScaleHint min="0.5" max="1000"/>', "")
+        .replace(
+            '<ScaleHint min="0" max="10"/>',
+            "<MinScaleDenominator>500</MinScaleDenominator>"
+            "<MaxScaleDenominator>25000</MaxScaleDenominator>",
+        )
+    )
+    (tmp_path / "caps13.xml").write_text(v13)
+    code, out, err = in_process(
+        tmp_path, monkeypatch, capsys, "--capabilities", "caps.xml"
+    )
+    assert code == 0, err
+    sources = yaml.safe_load(out)["sources"]
+    streets, parcels = sources["streets_wms"], sources["parcels_wms"]
+    # ScaleHints are pixel diagonals; the parent's hint is inherited
+    assert streets["min_res"] == pytest.approx(1000 / 2**0.5)
+    assert streets["max_res"] == pytest.approx(0.5 / 2**0.5)
+    assert parcels["min_res"] == pytest.approx(10 / 2**0.5)
+    assert "max_res" not in parcels
+    assert streets["wms_opts"] == {
+        "featureinfo": True,
+        "legendurl": "http://example.org/legend.png",
+    }
+    assert "transparent" not in streets["req"]  # an opaque layer
+    assert parcels["req"]["transparent"] is True
+    assert parcels["req"]["url"] == "http://example.org/wms?map=x&"
+    # unknown SRS codes and formats Tilegate cannot read are left out
+    assert parcels["supported_srs"] == ["EPSG:31467", "EPSG:4326"]
+    assert parcels["supported_formats"] == ["image/png"]
+    (tmp_path / "mapproxy.yaml").write_text(out)
+    assert load_config(tmp_path / "mapproxy.yaml").warnings == ()
+
+    code, out, err = in_process(
+        tmp_path, monkeypatch, capsys, "--capabilities", "caps13.xml"
+    )
+    assert code == 0, err
+    sources = yaml.safe_load(out)["sources"]
+    assert sources["parcels_wms"]["min_scale"] == 500
+    assert sources["parcels_wms"]["max_scale"] == 25000
+    assert "min_res" not in sources["streets_wms"]
+    assert "min_scale" not in sources["streets_wms"]
+    (tmp_path / "mapproxy.yaml").write_text(out)
+    assert load_config(tmp_path / "mapproxy.yaml").warnings == ()

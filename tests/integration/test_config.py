@@ -356,10 +356,10 @@ def test_structuring_errors_end_in_their_key_paths(tmp_path: Path) -> None:
           utm: {srs: 'EPSG:25832', res: [1000, abc]}
         """,
     ) == [
-        "unknown source type 'wmts', expected one of wms, tile, debug, geojson @ $.sources['a']",
+        "unknown source type 'wmts', expected one of wms, tile, debug, geojson, arcgis, mapserver, mapnik @ $.sources['a']",
         "required field missing @ $.sources['b'].req",
         "req.layers is required for a wms source @ $.sources['c']",
-        "source type missing, expected one of wms, tile, debug, geojson @ $.sources['d']",
+        "source type missing, expected one of wms, tile, debug, geojson, arcgis, mapserver, mapnik @ $.sources['d']",
         "invalid value for type, expected float @ $.grids['utm'].res[1]",
     ]
 
@@ -433,7 +433,6 @@ def test_unsupported_options_that_would_change_the_data_are_errors(
         tmp_path,
         """
         sources:
-          m: {type: mapnik, mapfile: x.xml}
           w: {type: wms, req: {url: 'http://x/', layers: a}}
         caches:
           c: {sources: [w], cache: {type: redis}}
@@ -448,7 +447,6 @@ def test_unsupported_options_that_would_change_the_data_are_errors(
         "band merging (sources as a mapping) is not supported yet @ $.caches['d'].sources",
         "tile_sources is not supported yet @ $.layers[0].tile_sources",
         "cache type 'redis' is not supported yet @ $.caches['c'].cache",
-        "source type 'mapnik' is not supported yet @ $.sources['m']",
     ]
 
 
