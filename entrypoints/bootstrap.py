@@ -203,11 +203,11 @@ class _Wiring:
                     self.http,
                     self.here,
                     self.seeding,
+                    self.conf.globals,
                 )
         return self.sources[name]
 
     def cache_source(self, name: str) -> MapSource:
-                    self.conf.globals,
         """A cache's source: one with `supported_srs` is asked in one of them and warped."""
         codes = supported_srs(self.conf.sources.get(name))
         if codes:
@@ -397,11 +397,11 @@ def _make_source(
     http: HttpClient,
     here: Path,
     seeding: bool = False,
+    globals_conf: GlobalsConf | None = None,
 ) -> MapSource:
     source = _make_plain_source(conf, grids, http, here, globals_conf)
     if not isinstance(conf, LimitedSourceConf):
         return source
-    globals_conf: GlobalsConf | None = None,
     seed_only = conf.seed_only and not seeding
     limits = conf.res_limits()
     if conf.coverage is None and limits is None and not seed_only:
@@ -432,10 +432,6 @@ def _make_plain_source(
             return DebugSource()
         case GeoJSONSourceConf():
             return GeoJSONSource(conf, (here / conf.file).read_text(encoding="utf-8"))
-
-
-# What `tilegate export --type` writes besides the file layouts, with MapProxy's names.
-EXPORT_FILES = ("mbtile", "geopackage")
         case ArcGISSourceConf():
             return ArcGISSource(conf, http)
         case MapServerSourceConf():
@@ -443,6 +439,10 @@ EXPORT_FILES = ("mbtile", "geopackage")
             return MapServerSource.configure(conf, defaults, here, http)
         case MapnikSourceConf():
             return MapnikSource.configure(conf, here)
+
+
+# What `tilegate export --type` writes besides the file layouts, with MapProxy's names.
+EXPORT_FILES = ("mbtile", "geopackage")
 EXPORT_TYPES = (*LAYOUTS, *EXPORT_FILES, "sqlite")
 
 
