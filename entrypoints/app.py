@@ -97,12 +97,9 @@ class TilegateApp:
         root = parts[1] if len(parts) > 1 else ""
         render: ErrorRenderer = tms_error
         try:
-            if (
-                root == "tms"
-                and self.tms is not None
-                and len(parts) >= 3
-                and parts[2] == "1.0.0"
-            ):
+            if root == "tms" and self.tms is not None:
+                if len(parts) < 3 or parts[2] != "1.0.0":
+                    raise NotFoundError("TMS is served under /tms/1.0.0/")
                 return self.tms.handle(request, parts[3:], own_levels=False)
             if root == "tiles" and self.tms is not None:
                 return self.tms.handle(request, parts[2:], own_levels=True)

@@ -92,8 +92,10 @@ def overwrite_layers(layers: list[Any], changes: object) -> list[Any]:
             raise ConfigValueError(
                 f"layers.{name} in an overwrite file must be a mapping, got {_kind(new)}"
             )
+        # unchanged layers come back as the very same dict: copy before clearing
+        changed = dict(new)
         layer.clear()
-        layer.update(new)
+        layer.update(changed)
     unknown = [name for name in merged if name not in named]
     if unknown:
         raise ConfigValueError(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from xml.sax.saxutils import escape, quoteattr
 
 from domain.errors import (
@@ -15,6 +16,14 @@ from domain.errors import (
 from entrypoints.http import Response
 
 XML = "application/xml"
+# Characters XML 1.0 cannot carry even escaped (C0 controls other than tab and line ends, lone
+# surrogates, U+FFFE/U+FFFF); a request path or value can bring them into an error message.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_text(value: str) -> str:
+    """value as XML character data: escaped, characters XML cannot hold replaced by U+FFFD."""
+    return escape(_NOT_XML.sub("\ufffd", value))
 
 
 class NotFoundError(RequestError):
@@ -86,7 +95,7 @@ def retry_headers(error: TilegateError) -> list[tuple[str, str]]:
 
 
 def tms_error(error: TilegateError) -> Response:
-    body = f'<?xml version="1.0"?>\n<TileMapServerError>\n    <Message>{escape(str(error))}</Message>\n</TileMapServerError>\n'
+    body = f'<?xml version="1.0"?>\n<TileMapServerError>\n    <Message>{xml_text(str(error))}</Message>\n</TileMapServerError>\n'
     return Response(status_for(error), body.encode(), XML, retry_headers(error))
 
 
@@ -102,7 +111,7 @@ def ows_error(error: TilegateError) -> Response:
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         '<ExceptionReport xmlns="http://www.opengis.net/ows/1.1" version="1.1.0" xml:lang="en">\n'
         f"  <Exception exceptionCode={quoteattr(code)}{locator_attr}>\n"
-        f"    <ExceptionText>{escape(str(error))}</ExceptionText>\n"
+        f"    <ExceptionText>{xml_text(str(error))}</ExceptionText>\n"
         "  </Exception>\n</ExceptionReport>\n"
     )
     return Response(status, body.encode(), XML, retry_headers(error))

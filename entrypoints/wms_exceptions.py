@@ -14,7 +14,7 @@ from domain.errors import RequestError, TilegateError
 from domain.formats import ImageFormat
 from domain.wms_map import draw_message, finish
 from entrypoints.http import Response
-from entrypoints.ogc import request_status, retry_headers, status_for
+from entrypoints.ogc import request_status, retry_headers, status_for, xml_text
 
 ExceptionKind = Literal["xml", "inimage", "blank"]
 # The size of an image exception when the request's own size is unusable.
@@ -50,7 +50,7 @@ def exception(error: TilegateError, style: ErrorStyle) -> Response:
         data = imaging.encode(image, fmt, imaging.EncodeOptions(paletted=False))
         return Response(status, data, fmt.mime, retry_headers(error))
     attr = f' code="{escape(code)}"' if code != "NoApplicableCode" else ""
-    message = escape(str(error))
+    message = xml_text(str(error))
     if style.version == "1.3.0":
         body = (
             '<?xml version="1.0" encoding="UTF-8"?>\n'

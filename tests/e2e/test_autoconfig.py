@@ -544,3 +544,21 @@ def test_legends_scale_hints_and_opaque_layers_reach_the_sources(
     assert "min_scale" not in sources["streets_wms"]
     (tmp_path / "mapproxy.yaml").write_text(out)
     assert load_config(tmp_path / "mapproxy.yaml").warnings == ()
+
+
+def test_overwriting_one_layer_keeps_the_rest_of_the_tree(
+    tmp_path: Path, upstream: MapServer, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    (tmp_path / "overwrite.yaml").write_text(
+        "layers:\n  roads:\n    title: Roads and labels\n"
+    )
+    args = ("--capabilities", f"{upstream.url}/wms")
+    code, plain, err = in_process(tmp_path, monkeypatch, capsys, *args)
+    assert code == 0, err
+    code, out, err = in_process(
+        tmp_path, monkeypatch, capsys, *args, "--overwrite", "overwrite.yaml"
+    )
+    assert code == 0, err
+    expected = yaml.safe_load(plain)["layers"]
+    expected[0]["layers"][1]["layers"][0]["title"] = "Roads and labels"
+    assert yaml.safe_load(out)["layers"] == expected
