@@ -178,11 +178,18 @@ def tile_response(
     )
 
 
+def etag_matches(request: Request, etag: str) -> bool:
+    """Whether the request's If-None-Match names etag (weakly compared, as for GET)."""
+    match = request.header("If-None-Match")
+    return match is not None and (
+        match.strip() == "*"
+        or etag in [m.strip().removeprefix("W/") for m in match.split(",")]
+    )
+
+
 def _not_modified(request: Request, etag: str, mtime: float) -> bool:
-    if (match := request.header("If-None-Match")) is not None:
-        return match.strip() == "*" or etag in [
-            m.strip().removeprefix("W/") for m in match.split(",")
-        ]
+    if request.header("If-None-Match") is not None:
+        return etag_matches(request, etag)
     if (since := request.header("If-Modified-Since")) is not None:
         try:
             parsed = email.utils.parsedate_to_datetime(since)

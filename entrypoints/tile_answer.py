@@ -11,6 +11,7 @@ from domain.ports import MapQuery, SourceImage, StoredTile
 from domain.source_limits import blank, clipped_image
 from domain.tiles import TileSet, get_tile
 from entrypoints.bootstrap import AppState
+from entrypoints.decorate import Decoration, decorated_tile
 from entrypoints.http import Request, Response, tile_response
 
 
@@ -20,10 +21,15 @@ def serve_tile(
     tileset: TileSet,
     coord: TileCoord,
     limit: Coverage | None = None,
+    decorate: Decoration | None = None,
 ) -> Response:
     """The tile at coord (in the grid's own rows), from the cache or newly made, with validators;
     cut to `limit` (an access limit) where it reaches beyond it, transparent outside."""
     grid = tileset.grid
+    if decorate is not None and (
+        limit is None or limit.intersects(grid.tile_bbox(coord), grid.srs)
+    ):
+        return decorated_tile(request, state, tileset, coord, decorate, limit)
     if limit is not None and not limit.contains(grid.tile_bbox(coord), grid.srs):
         return _limited_tile(tileset, coord, limit)
     tile = get_tile(coord, tileset)

@@ -14,6 +14,7 @@ from domain.grids import DEFAULT_BBOXES
 from domain.tiles import TileSet
 from entrypoints.auth import extent, tile_access, tile_layers_seen
 from entrypoints.bootstrap import AppState, TileLayer
+from entrypoints.decorate import tile_decoration
 from entrypoints.http import PROXY_VARY, Request, Response
 from entrypoints.ogc import XML, NotFoundError
 from entrypoints.tile_answer import serve_tile
@@ -173,7 +174,10 @@ class TMSService:
             coord = grid.flip_y(coord)
         area = extent(grid.srs, grid.tile_bbox(coord))
         limit = tile_access(request, service, tile_map.layer.name, area)
-        return serve_tile(request, self.state, tileset, coord, limit)
+        decorate = tile_decoration(
+            request, service, tile_map.layer.name, tileset, coord
+        )
+        return serve_tile(request, self.state, tileset, coord, limit, decorate)
 
     def capabilities(self, request: Request) -> Response:
         base = request.base_url

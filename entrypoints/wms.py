@@ -33,6 +33,7 @@ from entrypoints.auth import (
     visible_layers,
 )
 from entrypoints.bootstrap import AppState, read_tile
+from entrypoints.decorate import decorate_map
 from entrypoints.http import Request, Response
 from entrypoints.ogc import AccessDeniedError, positive_int, unknown_operation
 from entrypoints.wms_capabilities import capabilities
@@ -184,6 +185,7 @@ class WMSService:
         if attribution is not None and attribution.text:
             image = draw_attribution(image, attribution.text)
         image = finish(image, transparent and fmt.supports_alpha, bgcolor)
+        image = decorate_map(request, layers, query, image, fmt.mime)
         # `mixed` answers PNG or JPEG by the map's transparency, with that type (not
         # MapProxy's made-up image/mixed, which no client can decode by).
         fmt = imaging.concrete_format(image, fmt)

@@ -17,6 +17,7 @@ from domain.srs import srs, transform_bbox
 from domain.tiles import TileSet
 from entrypoints.auth import extent, tile_access, tile_layers_seen
 from entrypoints.bootstrap import AppState, TileLayer
+from entrypoints.decorate import tile_decoration
 from entrypoints.http import PROXY_VARY, Request, Response
 from entrypoints.ogc import XML, unknown_operation
 from entrypoints.tile_answer import serve_tile
@@ -168,7 +169,8 @@ class WMTSService:
             coord = grid.flip_y(coord)
         area = extent(grid.srs, grid.tile_bbox(coord))
         limit = tile_access(request, "wmts", layer, area)
-        return serve_tile(request, self.state, tileset, coord, limit)
+        decorate = tile_decoration(request, "wmts", layer, tileset, coord)
+        return serve_tile(request, self.state, tileset, coord, limit, decorate)
 
     def capabilities(self, request: Request, restful: bool) -> Response:
         base = request.base_url
