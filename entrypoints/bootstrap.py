@@ -102,11 +102,15 @@ class AppState:
 
 
 def bootstrap(
-    loaded: LoadedConfig, config_path: Path | None, seeding: bool = False
+    loaded: LoadedConfig,
+    config_path: Path | None,
+    seeding: bool = False,
+    base_dir: Path | None = None,
 ) -> AppState:
-    """The app's objects; `seeding` asks `seed_only` sources too (MapProxy's seed mode)."""
+    """The app's objects; `seeding` asks `seed_only` sources too (MapProxy's seed mode).
+    Relative paths are taken from `base_dir`, else the file's directory, else the current one."""
     conf = loaded.conf
-    here = config_path.parent if config_path is not None else Path.cwd()
+    here = base_dir or (config_path.parent if config_path is not None else Path.cwd())
     grids = resolve_grids(conf.grids)
     wiring = _Wiring(conf, here, grids, seeding)
     caches = {name: wiring.tilesets(name) for name in conf.caches}

@@ -30,6 +30,8 @@ from entrypoints.http import (
 # which rules out `.`, `..` and hidden files before the file system is asked anything.
 _NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
 _SUFFIX = ".yaml"
+# The WSGI environ key naming the project a request is routed to.
+INSTANCE_NAME = "mapproxy.instance_name"
 # A broken project is loaded again at most this often (seconds), so a fix is picked up soon
 # while a flood of requests does not parse a broken file over and over.
 _RETRY_BROKEN = 1.0
@@ -106,6 +108,9 @@ class MultiApp:
                 environ["HTTP_X_SCRIPT_NAME"].rstrip("/") + prefix
             )
         environ["PATH_INFO"] = environ.get("PATH_INFO", "")[len(prefix) :]
+        # As MapProxy: callbacks of a middleware in front (authorize, decorate_img) learn which
+        # project a request is for.
+        environ[INSTANCE_NAME] = name
         return app(environ, start_response)
 
     def file(self, name: str) -> str:

@@ -1,17 +1,19 @@
-"""`make_wsgi_app`: the WSGI entry point for gunicorn, mod_wsgi and custom servers."""
+"""`make_wsgi_app` and `make_wsgi_app_from_dict`: the WSGI entry points for gunicorn, mod_wsgi
+and custom servers (docs/python-api.md)."""
 
 from __future__ import annotations
 
 import os
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import attrs
 
 from adapters import logs
-from adapters.config import load_config
+from adapters.config import load_config, parse_config
 from domain.errors import ConfigError
 from entrypoints.app import TilegateApp
 from entrypoints.bootstrap import bootstrap
@@ -33,6 +35,25 @@ def make_wsgi_app(
     if not reloader:
         return app
     return ReloadingApp(path, app, files, debug=debug)
+
+
+def make_wsgi_app_from_dict(
+    conf: Mapping[str, Any],
+    base_dir: str | Path | None = None,
+    debug: bool = False,
+    source: str = "<config dict>",
+) -> TilegateApp:
+    """The app for a configuration given as a dict, shaped as mapproxy.yaml (what
+    `yaml.safe_load` makes of one); the dict is not changed.
+
+    Relative paths in it (`globals.cache.base_dir`, `base:` files, XSLT files, mapfiles) are
+    taken from `base_dir`, else the current directory. A bad configuration raises ConfigError,
+    its problems naming `source` and the key path. There is nothing to reload from.
+    """
+    logs.configure(debug=debug)
+    here = Path(base_dir if base_dir is not None else Path.cwd()).resolve()
+    loaded = parse_config(dict(conf), source, here)
+    return TilegateApp.from_state(bootstrap(loaded, None, base_dir=here), debug)
 
 
 def _load(path: Path, debug: bool) -> tuple[TilegateApp, dict[Path, float | None]]:

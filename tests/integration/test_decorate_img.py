@@ -7,17 +7,24 @@ import io
 import json
 import os
 import subprocess
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from PIL import Image, ImageChops, ImageOps
+from PIL import Image
 
-from adapters.config import parse_config
-from entrypoints.app import TilegateApp
-from entrypoints.bootstrap import bootstrap
+from tests.integration.decorate_support import (
+    Decorator,
+    cache_files,
+    call,
+    config,
+    make_app,
+    mark,
+    pixels,
+    same,
+)
 from tests.mapserver import MapServer
 
 MAPPROXY_PYTHON = (
@@ -61,110 +68,6 @@ REQUESTS = [
 ]
 
 
-def config(server: MapServer) -> dict[str, Any]:
-    return {
-        "services": {
-            "tms": None,
-            "kml": None,
-            "wmts": None,
-            "wms": {"srs": ["EPSG:3857", "EPSG:4326"]},
-        },
-        "globals": {"image": {"paletted": False}},
-        "layers": [
-            {
-                "name": "grp",
-                "title": "Group",
-                "layers": [
-                    {"name": "cached", "title": "Cached", "sources": ["c"]},
-                    {"name": "direct", "title": "Direct", "sources": ["wms"]},
-                ],
-            }
-        ],
-        "caches": {"c": {"grids": ["GLOBAL_WEBMERCATOR"], "sources": ["wms"]}},
-        "sources": {
-            "wms": {
-                "type": "wms",
-                "req": {"url": f"{server.url}/service", "layers": "any"},
-            }
-        },
-    }
-
-
-def make_app(tmp_path: Path, conf: dict[str, Any]) -> TilegateApp:
-    path = tmp_path / "mapproxy.yaml"
-    return TilegateApp.from_state(bootstrap(parse_config(conf, str(path)), path))
-
-
-def mark(image: Image.Image) -> Image.Image:
-    """The test's decoration: the top left 20x10 pixels inverted."""
-    marked = image.convert("RGB")
-    box = (0, 0, 20, 10)
-    marked.paste(ImageOps.invert(marked.crop(box)), box)
-    return marked
-
-
-class Decorator:
-    """A middleware setting a `mapproxy.decorate_img` callback that records its calls."""
-
-    def __init__(self, app: Any, change: Callable[[Image.Image], Any] = mark) -> None:
-        self.app = app
-        self.change = change
-        self.calls: list[dict[str, Any]] = []
-
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-        def decorate(image: Any, service: str, layers: list[str], **kw: Any) -> Any:
-            self.calls.append(
-                {
-                    "service": service,
-                    "layers": layers,
-                    "query_extent": kw["query_extent"],
-                    "size": image.as_image().size,
-                    "format": image.format,
-                    "instance": kw["environ"].get("mapproxy.instance_name"),
-                    "keywords": sorted(kw),
-                }
-            )
-            return self.change(image.as_image())
-
-        environ["mapproxy.decorate_img"] = decorate
-        return self.app(environ, start_response)
-
-
-def call(
-    app: Any, path: str, query: str = "", **headers: str
-) -> tuple[int, dict[str, str], bytes]:
-    answer: dict[str, Any] = {}
-
-    def start_response(status: str, response_headers: list[tuple[str, str]]) -> None:
-        answer["status"] = int(status.split()[0])
-        answer["headers"] = dict(response_headers)
-
-    environ = {
-        "REQUEST_METHOD": "GET",
-        "PATH_INFO": path,
-        "QUERY_STRING": query,
-        "SERVER_NAME": "localhost",
-        "SERVER_PORT": "80",
-        "wsgi.url_scheme": "http",
-        **{"HTTP_" + k.upper(): v for k, v in headers.items()},
-    }
-    body = b"".join(app(environ, start_response))
-    return answer["status"], answer["headers"], body
-
-
-def pixels(data: bytes) -> Image.Image:
-    with Image.open(io.BytesIO(data)) as image:
-        return image.convert("RGB")
-
-
-def same(a: Image.Image, b: Image.Image) -> bool:
-    return a.size == b.size and ImageChops.difference(a, b).getbbox() is None
-
-
-def cache_files(root: Path) -> dict[Path, bytes]:
-    return {p: p.read_bytes() for p in sorted(root.rglob("*.png"))}
-
-
 @pytest.mark.parametrize(
     ("path", "query", "service"),
     [
@@ -185,7 +88,7 @@ def test_a_tile_is_decorated_for_the_request_and_cached_plain(
     assert status == 200, body
     assert headers["Content-Type"] == "image/png"
     stored = cache_files(tmp_path / "cache_data")
-    assert len(stored) == 16  # the meta-tile's tiles at level 2
+    assert len(stored) == 16  # the tiles of one 4x4 meta-tile
     upstream = map_server.stats()["total"]
     plain_status, _, plain = call(app, path, query)
     assert plain_status == 200
@@ -317,3 +220,31 @@ def test_a_broken_callback_is_a_server_error_with_an_ogc_body(
     assert b"returned a 10x10 image for a 200x100 one" in body
     # The cache is not harmed: the plain tile is there and served.
     assert call(app, TMS)[0] == 200
+
+
+def test_a_tile_is_decorated_before_an_access_limit_cuts_it(
+    tmp_path: Path, map_server: MapServer
+) -> None:
+    app = make_app(tmp_path, config(map_server))
+    plain = pixels(call(app, TMS)[2])
+    # The tile spans x -15028131..-10018754: the limit keeps its left half.
+    limit = {"geometry": [-20037508.34, -20037508.34, -12523442.71, 20037508.34]}
+    decorated = Decorator(app)
+
+    def limited(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        environ["mapproxy.authorize"] = lambda *args, **kw: {
+            "authorized": "full",
+            "limited_to": {**limit, "srs": "EPSG:3857"},
+        }
+        return decorated(environ, start_response)
+
+    status, headers, body = call(limited, TMS)
+    assert status == 200
+    assert headers["Cache-Control"].startswith("private")
+    with Image.open(io.BytesIO(body)) as image:
+        cut = image.convert("RGBA")
+    expected = mark(plain).convert("RGBA")
+    assert cut.getpixel((5, 5)) == expected.getpixel((5, 5))  # the mark, kept
+    assert cut.getpixel((100, 200)) == expected.getpixel((100, 200))
+    assert cut.getchannel("A").getpixel((200, 100)) == 0  # beyond the limit: cut away
+    assert len(decorated.calls) == 1
