@@ -48,6 +48,8 @@ def secret_urls(layer: str) -> list[str]:
 CAPABILITIES = [
     f"{WMS}REQUEST=GetCapabilities",
     "/service?SERVICE=WMS&REQUEST=GetCapabilities&VERSION=1.3.0",
+    "/service?SERVICE=WMS&REQUEST=GetCapabilities&VERSION=1.1.0",
+    "/wms?WMTVER=1.0.0&REQUEST=capabilities",
     "/tms/1.0.0/",
     "/wmts/1.0.0/WMTSCapabilities.xml",
     "/service?SERVICE=WMTS&REQUEST=GetCapabilities",
