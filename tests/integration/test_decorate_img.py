@@ -163,6 +163,26 @@ def test_a_callback_may_return_an_image_result_and_any_mode(
     assert same(pixels(body), plain.convert("L").convert("RGB"))
 
 
+def test_a_callback_may_draw_into_its_argument_and_return_it(
+    tmp_path: Path, map_server: MapServer
+) -> None:
+    app = make_app(tmp_path, config(map_server))
+    plain = pixels(call(app, TMS)[2])
+
+    def in_place(image: Any, service: str, layers: list[str], **kw: Any) -> Any:
+        image.as_image().paste((255, 0, 255), (0, 0, 8, 8))
+        return image  # as many MapProxy callbacks do
+
+    def middleware(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        environ["mapproxy.decorate_img"] = in_place
+        return app(environ, start_response)
+
+    expected = plain.copy()
+    expected.paste((255, 0, 255), (0, 0, 8, 8))
+    assert same(pixels(call(middleware, TMS)[2]), expected)
+    assert same(pixels(call(app, TMS)[2]), plain)  # the cached tile untouched
+
+
 def test_mapproxy_makes_the_same_calls(tmp_path: Path, map_server: MapServer) -> None:
     if not MAPPROXY_PYTHON.exists():
         pytest.skip("MapProxy 7 not installed")
