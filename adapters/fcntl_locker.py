@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import json
 import os
 import time
 from collections.abc import Iterator
@@ -12,6 +13,8 @@ from pathlib import Path
 
 import attrs
 
+from domain.errors import SourceError, SourceTimeoutError
+
 _SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
 # File names are at most 255 bytes; longer escaped names keep a prefix and a digest.
 _MAX_NAME = 200
@@ -19,6 +22,11 @@ _MAX_NAME = 200
 # request that waited for a meta-tile; 10 ms costs one flock call per 10 ms per waiter.
 _FIRST_SLEEP = 0.001
 _MAX_SLEEP = 0.01
+# A failure counts as "after" a request that came this little later: the waiters are still
+# asleep between polls then, and a newcomer taking the free lock first would make every failure
+# a new upstream request instead of sharing it (measured: 84 upstream requests for 200 clients
+# of a failing source under gunicorn, against 6 with this allowance).
+_SAME_MOMENT = 2 * _MAX_SLEEP
 
 
 def lock_file_name(name: str) -> str:
@@ -54,6 +62,36 @@ class FcntlLocker:
             if acquired:
                 fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
+
+    def note_failure(self, name: str, error: SourceError, at: float) -> None:
+        """Written into the lock's file, which the caller holds: waiters in any process read it."""
+        record = {
+            "at": at,
+            "timeout": isinstance(error, SourceTimeoutError),
+            "message": str(error),
+        }
+        fd = self._open(str(self.path_for(name)))
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps(record).encode(), 0)
+        finally:
+            os.close(fd)
+
+    def failure_since(self, name: str, moment: float) -> SourceError | None:
+        try:
+            data = self.path_for(name).read_bytes()
+        except OSError:
+            return None
+        if not data:
+            return None  # no failure noted (or a lock file of MapProxy's)
+        try:
+            record = json.loads(data)
+            at, message = float(record["at"]), str(record["message"])
+        except (ValueError, KeyError, TypeError):
+            return None
+        if at + _SAME_MOMENT <= moment:
+            return None
+        return (SourceTimeoutError if record.get("timeout") else SourceError)(message)
 
     def _open(self, path: str) -> int:
         flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC

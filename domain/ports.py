@@ -9,6 +9,7 @@ from typing import Protocol, runtime_checkable
 import attrs
 
 from domain.bbox import Bbox
+from domain.errors import SourceError
 from domain.grid import TileCoord
 from domain.srs import SRS
 
@@ -102,4 +103,12 @@ class Locker(Protocol):
 
     def lock(self, name: str, timeout: float) -> AbstractContextManager[bool]:
         """Hold the lock named `name` for the with-block; yields False if `timeout` ran out."""
+        ...
+
+    def note_failure(self, name: str, error: SourceError, at: float) -> None:
+        """Remember that the work under lock `name` (which the caller holds) failed at `at`."""
+        ...
+
+    def failure_since(self, name: str, moment: float) -> SourceError | None:
+        """The failure last noted under lock `name` (which the caller holds), if after `moment`."""
         ...

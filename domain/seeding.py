@@ -234,4 +234,5 @@ def seed_meta_tile(
         create=make,
         locker=tiles.locker,
         timeout=tiles.lock_timeout,
+        clock=tiles.clock,
     )

@@ -75,6 +75,7 @@ def get_tile(coord: TileCoord, tiles: TileSet) -> StoredTile:
         create=lambda: _create(coord, tiles),
         locker=tiles.locker,
         timeout=tiles.lock_timeout,
+        clock=tiles.clock,
     )
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from adapters.fcntl_locker import FcntlLocker, lock_file_name
+from domain.errors import SourceError, SourceTimeoutError
 
 REPO = Path(__file__).resolve().parents[2]
 PROCESSES = 4
@@ -231,3 +232,36 @@ def test_long_names_get_short_distinct_file_names(tmp_path: Path) -> None:
     locker = FcntlLocker(tmp_path)
     with locker.lock(a, timeout=0) as first, locker.lock(b, timeout=0) as second:
         assert (first, second) == (True, True)
+
+
+def test_a_noted_failure_is_read_back_by_the_next_holder_if_newer(
+    tmp_path: Path,
+) -> None:
+    locker = FcntlLocker(tmp_path / "locks")
+    with locker.lock("meta", 1.0):
+        assert locker.failure_since("meta", 0.0) is None  # nothing noted yet
+        locker.note_failure(
+            "meta", SourceTimeoutError("x did not answer within 1 s"), 100.0
+        )
+    # another locker object, as another process has
+    other = FcntlLocker(tmp_path / "locks")
+    with other.lock("meta", 1.0):
+        failure = other.failure_since("meta", 99.5)
+        assert isinstance(failure, SourceTimeoutError)
+        assert str(failure) == "x did not answer within 1 s"
+        # a request that came after the failure asks again, unless it came right then
+        assert other.failure_since("meta", 100.5) is None
+        assert other.failure_since("meta", 100.001) is not None
+        other.note_failure("meta", SourceError("HTTP 500"), 101.0)
+    with locker.lock("meta", 1.0):
+        failure = locker.failure_since("meta", 99.5)
+        assert type(failure) is SourceError
+        assert str(failure) == "HTTP 500"
+        assert locker.failure_since("other", 0.0) is None
+
+
+def test_lock_files_without_a_noted_failure_read_as_none(tmp_path: Path) -> None:
+    locker = FcntlLocker(tmp_path)
+    for content in (b"", b"not json", b'{"at": "x"}', b"[]"):
+        locker.path_for("a").write_bytes(content)
+        assert locker.failure_since("a", 0.0) is None

@@ -229,6 +229,28 @@ def test_waiters_past_the_lock_timeout_get_503_with_retry_after_never_500(
         stop(server.proc)
 
 
+def test_a_stampede_on_a_failing_source_shares_its_failure_instead_of_retrying_in_turn(
+    tmp_path: Path, upstream: MapServer
+) -> None:
+    """Clients that waited for an attempt that failed get its 502 at once; without that, each
+    waiter in turn asked the failing source again (93 upstream requests for 200 clients, clients
+    still waiting after 30 s)."""
+    server = served(tmp_path, upstream, lock_timeout=20)
+    try:
+        for corner in corners():
+            upstream.reset()
+            upstream.add_fault("error", delay=0.3)
+            answers = ask_all(server.url, meta_tile_asks(corner, CLIENTS))
+            assert Counter(a.status for a in answers) == {502: CLIENTS}
+            for answer in answers:
+                assert_ogc_exception(answer.body, answer.headers, answer.ask.exception)
+            # A few attempts: requests that gunicorn takes up after a failure try again.
+            assert upstream_getmaps(upstream) <= CLIENTS // 10
+            assert max(a.seconds for a in answers) < 10
+    finally:
+        stop(server.proc)
+
+
 # In-process, with the meta-tile's lock held by the test itself: exactly what a waiter does when
 # its wait runs out.
 LOCK_TIMEOUT = 1.0

@@ -84,6 +84,7 @@ class ThreadLocker:
 
     _locks: dict[str, threading.Lock] = attrs.Factory(dict)
     _guard: threading.Lock = attrs.Factory(threading.Lock)
+    _failures: dict[str, tuple[float, SourceError]] = attrs.Factory(dict)
 
     @contextmanager
     def lock(self, name: str, timeout: float) -> Iterator[bool]:
@@ -95,6 +96,13 @@ class ThreadLocker:
         finally:
             if acquired:
                 lock.release()
+
+    def note_failure(self, name: str, error: SourceError, at: float) -> None:
+        self._failures[name] = (at, error)
+
+    def failure_since(self, name: str, moment: float) -> SourceError | None:
+        at, error = self._failures.get(name, (float("-inf"), None))
+        return error if at > moment else None
 
 
 @attrs.define

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -187,6 +188,12 @@ class HeldLocker:
             self.on_wait()
         yield False
 
+    def note_failure(self, name: str, error: SourceError, at: float) -> None:
+        raise AssertionError("a waiter that never held the lock noted a failure")
+
+    def failure_since(self, name: str, moment: float) -> SourceError | None:
+        raise AssertionError("a waiter that never held the lock read a failure")
+
 
 def test_lock_timeout_without_a_tile_raises() -> None:
     source = CountingSource()
@@ -215,9 +222,35 @@ def test_create_once_does_the_work_once_it_holds_the_lock() -> None:
         made.append(1)
         return 7
 
-    assert create_once("n", lambda: None, make, ThreadLocker(), 1.0) == 7
-    assert create_once("n", lambda: 3, make, ThreadLocker(), 1.0) == 3
+    assert create_once("n", lambda: None, make, ThreadLocker(), 1.0, FixedClock()) == 7
+    assert create_once("n", lambda: 3, make, ThreadLocker(), 1.0, FixedClock()) == 3
     assert made == [1]
+
+
+def test_a_failure_is_shared_with_the_requests_that_waited_for_it() -> None:
+    source = CountingSource(fail=True, delay=0.3)
+    tiles = attrs.evolve(tileset(source), clock=time.time)
+    start = threading.Barrier(3)
+    errors: list[BaseException] = []
+
+    def client() -> None:
+        start.wait()
+        try:
+            get_tile(TileCoord(5, 6, 3), tiles)
+        except SourceError as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=client) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [str(e) for e in errors] == ["upstream answered 500"] * 3
+    assert len(source.queries) == 1  # not one per waiting client
+    # A request after the failure asks again: nothing is kept.
+    with pytest.raises(SourceError):
+        get_tile(TileCoord(5, 6, 3), tiles)
+    assert len(source.queries) == 2
 
 
 def test_thread_locker_times_out() -> None:
