@@ -15,6 +15,7 @@ from pathlib import Path
 import attrs
 
 from adapters import logs
+from adapters.permissions import Permissions
 from adapters.store_failures import StoreFailures
 from domain.config import FileCacheBackendConf
 from domain.grid import Grid, TileCoord
@@ -89,6 +90,7 @@ class FileCache:
     layout: str = attrs.field(validator=attrs.validators.in_(LAYOUTS))
     ext: str = attrs.field(validator=_check_ext)
     link_single_color_images: bool = False
+    permissions: Permissions = attrs.field(factory=Permissions)
     _prefix: str = attrs.field(init=False)
     _relative: Callable[[int, int, int], str] = attrs.field(init=False)
     _temp_dir: str = attrs.field(init=False)
@@ -101,6 +103,11 @@ class FileCache:
         self._relative = LAYOUTS[self.layout]
         self._temp_dir = self._prefix + TEMP_DIR
         self._failures = StoreFailures(logs.CACHE_FILE, self._prefix.rstrip("/"))
+
+    def for_dimensions(self, path: str) -> FileCache:
+        """This cache for one combination of dimension values, in `path` below its directory
+        (MapProxy's `time-<value>/...`; Chosen.path checked each part)."""
+        return attrs.evolve(self, directory=Path(self._prefix) / path)
 
     def path_for(self, coord: TileCoord) -> Path:
         """The file that holds the tile at `coord`."""
@@ -132,7 +139,7 @@ class FileCache:
             if self.link_single_color_images and tile.color is not None:
                 self._store_link(path, tile.data, tile.color)
             else:
-                _write_atomic(path, tile.data, self._temp_dir)
+                _write_atomic(path, tile.data, self._temp_dir, self.permissions)
         except OSError as exc:
             c = tile.coord
             raise self._failures.failed(f"{c.z}/{c.x}/{c.y}", exc) from exc
@@ -202,11 +209,13 @@ class FileCache:
         name = "".join(f"{c:02x}" for c in color)
         target = f"{self._prefix}{SINGLE_COLOR_DIR}/{name}.{self.ext}"
         if not os.path.isfile(target):
-            _write_atomic(target, data, self._temp_dir)
+            _write_atomic(target, data, self._temp_dir, self.permissions)
         link = os.path.relpath(target, os.path.dirname(path))
         # A link made under a temp name and renamed replaces a tile file or older link at once
         # (its target is relative to where the link ends up, not to the temp directory).
-        _replace_atomic(path, lambda tmp: os.symlink(link, tmp), self._temp_dir)
+        _replace_atomic(
+            path, lambda tmp: os.symlink(link, tmp), self._temp_dir, self.permissions
+        )
 
 
 def _coord(layout: str, relative: str) -> TileCoord | None:
@@ -247,29 +256,34 @@ def _may_hold(layout: str, directory: str, levels: set[int]) -> bool:
     return int(level) in levels
 
 
-def _write_atomic(path: str, data: bytes, temp_dir: str) -> None:
+def _write_atomic(path: str, data: bytes, temp_dir: str, perms: Permissions) -> None:
     def write(tmp: str) -> None:
         # O_EXCL: the name is ours alone; mode 0o666 lets the umask decide, as for any file.
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+        perms.set_file_mode(fd)
         with open(fd, "wb") as f:
             f.write(data)
 
-    _replace_atomic(path, write, temp_dir)
+    _replace_atomic(path, write, temp_dir, perms)
 
 
-def _replace_atomic(path: str, make: Callable[[str], None], temp_dir: str) -> None:
+def _replace_atomic(
+    path: str, make: Callable[[str], None], temp_dir: str, perms: Permissions
+) -> None:
     """Make a new file system entry with `make(temp_path)`, then rename it onto `path`."""
     try:
-        _make_and_rename(path, make, temp_dir)
+        _make_and_rename(path, make, temp_dir, perms)
     except OSError as exc:
         if exc.errno != errno.EXDEV:
             raise
         # The tile's directory is on another file system (a mount point inside the cache):
         # the temp file goes beside the tile there, as rename cannot cross file systems.
-        _make_and_rename(path, make, os.path.dirname(path))
+        _make_and_rename(path, make, os.path.dirname(path), perms)
 
 
-def _make_and_rename(path: str, make: Callable[[str], None], temp_dir: str) -> None:
+def _make_and_rename(
+    path: str, make: Callable[[str], None], temp_dir: str, perms: Permissions
+) -> None:
     tmp = f"{temp_dir}/{_HOST}.{os.getpid()}.{os.urandom(6).hex()}{TEMP_SUFFIX}"
     try:
         for attempt in range(3):
@@ -280,7 +294,7 @@ def _make_and_rename(path: str, make: Callable[[str], None], temp_dir: str) -> N
                 # The temp directory is missing: a new cache, or one emptied by hand.
                 if attempt == 2:
                     raise
-                os.makedirs(temp_dir, exist_ok=True)
+                perms.makedirs(temp_dir)
         for attempt in range(3):
             try:
                 os.replace(tmp, path)
@@ -290,7 +304,7 @@ def _make_and_rename(path: str, make: Callable[[str], None], temp_dir: str) -> N
                 # directories.
                 if attempt == 2:
                     raise
-                os.makedirs(os.path.dirname(path), exist_ok=True)
+                perms.makedirs(os.path.dirname(path))
     except BaseException:
         _unlink_quietly(tmp)
         raise

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import attrs
 
+from adapters.permissions import Permissions
 from adapters.sqlite_db import (
     LevelFiles,
     SqliteFile,
@@ -101,13 +102,16 @@ class GeoPackageCache:
     table_name: str
     timeout: float = 30.0
     wal: bool = True
+    permissions: Permissions = attrs.field(factory=Permissions)
     db: SqliteFile = attrs.field(init=False)
     _failures: StoreFailures = attrs.field(init=False)
     _verified: bool = attrs.field(init=False, default=False)
 
     def __attrs_post_init__(self) -> None:
         self._failures = StoreFailures(LOGGER, str(self.path))
-        self.db = SqliteFile(self.path, self._setup, self.timeout, self.wal)
+        self.db = SqliteFile(
+            self.path, self._setup, self.timeout, self.wal, self.permissions
+        )
 
     def load(self, coord: TileCoord) -> StoredTile | None:
         try:
@@ -251,11 +255,21 @@ class GeoPackageCache:
 
 
 def geopackage_levels(
-    directory: Path, grid: Grid, table_name: str, timeout: float, wal: bool
+    directory: Path,
+    grid: Grid,
+    table_name: str,
+    timeout: float,
+    wal: bool,
+    permissions: Permissions | None = None,
 ) -> LevelFiles[GeoPackageCache]:
     """`levels: true`: a GeoPackage file per level, `<directory>/<z>.gpkg`."""
     return LevelFiles(
         lambda z: GeoPackageCache(
-            directory / f"{z}.gpkg", grid, table_name, timeout, wal
+            directory / f"{z}.gpkg",
+            grid,
+            table_name,
+            timeout,
+            wal,
+            permissions or Permissions(),
         )
     )

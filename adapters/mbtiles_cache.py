@@ -16,6 +16,7 @@ from pathlib import Path
 
 import attrs
 
+from adapters.permissions import Permissions
 from adapters.sqlite_db import SqliteFile, file_mtime, walk_tiles, warn_failure
 from adapters.store_failures import StoreFailures
 from domain.grid import TileCoord
@@ -57,13 +58,18 @@ class MBTilesCache:
     # Seconds a tile stays valid (only with timestamps); 0 keeps tiles forever.
     ttl: int = 0
     clock: Callable[[], float] = time.time
+    permissions: Permissions = attrs.field(factory=Permissions)
     db: SqliteFile = attrs.field(init=False)
     _failures: StoreFailures = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
         self._failures = StoreFailures(LOGGER, str(self.path))
         self.db = SqliteFile(
-            self.path, _schema(self.with_timestamps), self.timeout, self.wal
+            self.path,
+            _schema(self.with_timestamps),
+            self.timeout,
+            self.wal,
+            self.permissions,
         )
 
     def load(self, coord: TileCoord) -> StoredTile | None:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from adapters.mbtiles_cache import MBTilesCache
+from adapters.permissions import Permissions
 from adapters.sqlite_db import LevelFiles
 
 
@@ -16,6 +17,7 @@ def sqlite_levels(
     wal: bool = True,
     ttl: int = 0,
     clock: Callable[[], float] = time.time,
+    permissions: Permissions | None = None,
 ) -> LevelFiles[MBTilesCache]:
     """The tiles of one cache in one grid, a file per level, each opened on first use."""
     return LevelFiles(
@@ -26,5 +28,6 @@ def sqlite_levels(
             with_timestamps=True,
             ttl=ttl,
             clock=clock,
+            permissions=permissions or Permissions(),
         )
     )

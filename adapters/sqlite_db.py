@@ -21,6 +21,7 @@ from typing import Generic, Protocol, TypeVar
 import attrs
 
 from adapters import logs
+from adapters.permissions import Permissions
 from domain.grid import TileCoord
 from domain.ports import EncodedTile, StoredTile
 
@@ -44,6 +45,7 @@ class SqliteFile:
     setup: Callable[[sqlite3.Connection], None]
     timeout: float = 30.0
     wal: bool = True
+    permissions: Permissions = attrs.field(factory=Permissions)
     _pid: int = attrs.field(init=False, default=0)
     _reader: sqlite3.Connection | None = attrs.field(init=False, default=None)
     _writer: sqlite3.Connection | None = attrs.field(init=False, default=None)
@@ -127,8 +129,11 @@ class SqliteFile:
     def _ensure_writer(self) -> sqlite3.Connection:
         with self._open_lock:
             if self._writer is None:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self.permissions.makedirs(self.path.parent)
+                new = not self.path.exists()
                 db = self._connect()
+                if new:
+                    self.permissions.set_path_mode(self.path)
                 try:
                     self._prepare(db)
                 except BaseException:
