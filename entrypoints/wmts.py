@@ -73,6 +73,14 @@ class WMTSService:
                     )
         return re.compile(pattern + "$")
 
+    def template_dimensions(self) -> dict[str, str]:
+        """The dimensions the RESTful template names: lower-case name -> as spelled there."""
+        return {
+            key.lower(): key
+            for key in re.findall(r"\{(\w+)\}", self.template)
+            if key not in _TEMPLATE_KEYS
+        }
+
     @classmethod
     def build(cls, state: AppState) -> WMTSService:
         conf = state.conf.services.wmts
@@ -97,6 +105,13 @@ class WMTSService:
                 f"unknown WMTS resource {rest!r}", code="InvalidParameterValue"
             )
         g = match.groupdict()
+        dims = {k[4:].lower(): v for k, v in g.items() if k.startswith("dim_")}
+        layer = self.layers.get(g["Layer"])
+        offered = layer.dimensions.keys() if layer and layer.dimensions else ()
+        for key, value in dims.items():
+            # As MapProxy: a template dimension the layer lacks may only say 'default'.
+            if key not in offered and value != "default":
+                raise RequestError(f"unknown dimension: {key}", param=key)
         return self.get_tile(
             request,
             g["Layer"],
@@ -105,6 +120,7 @@ class WMTSService:
             g["TileCol"],
             g["TileRow"],
             g["Format"],
+            dims,
         )
 
     def handle_kvp(self, request: Request) -> Response:
@@ -130,7 +146,8 @@ class WMTSService:
                     code="MissingParameterValue",
                 )
             values.append(args[name])
-        return self.get_tile(request, *values)
+        layer, matrix_set, matrix, col, row, fmt = values
+        return self.get_tile(request, layer, matrix_set, matrix, col, row, fmt, args)
 
     def get_tile(
         self,
@@ -141,7 +158,9 @@ class WMTSService:
         col: str,
         row: str,
         fmt: str,
+        dims: dict[str, str] | None = None,
     ) -> Response:
+        """dims: the request's dimension values by lower-case name."""
         tileset = self.tilesets.get((layer, matrix_set))
         if tileset is None:
             if layer not in self.layers:
@@ -167,6 +186,11 @@ class WMTSService:
             raise _out_of_range(coord, grid)
         if grid.origin == "ll":
             coord = grid.flip_y(coord)
+        tile_layer = self.layers[layer]
+        if tile_layer.dimensions is not None:
+            given = dims or {}
+            chosen = tile_layer.dimensions.choose(lambda d: given.get(d.key))
+            tileset = tile_layer.variants.get(tileset, chosen)
         area = extent(grid.srs, grid.tile_bbox(coord))
         limit = tile_access(request, "wmts", layer, area)
         decorate = tile_decoration(request, "wmts", layer, tileset, coord)
@@ -246,8 +270,23 @@ class WMTSService:
             "      </ows:WGS84BoundingBox>\n"
             f"      <ows:Identifier>{escape(layer.name)}</ows:Identifier>\n"
             '      <Style isDefault="true"><ows:Identifier>default</ows:Identifier></Style>\n'
-            f"      <Format>{fmt.mime}</Format>\n{links}{resource}"
+            f"      <Format>{fmt.mime}</Format>\n"
+            f"{self._dimensions_xml(layer, restful)}{links}{resource}"
             "    </Layer>\n"
+        )
+
+    def _dimensions_xml(self, layer: TileLayer, restful: bool) -> str:
+        if layer.dimensions is None:
+            return ""
+        # RESTful clients fill the template's {Name}: the identifier is spelled as there.
+        spelled = self.template_dimensions() if restful else {}
+        return "".join(
+            "      <Dimension>\n"
+            f"        <ows:Identifier>{escape(spelled.get(d.key, d.name))}</ows:Identifier>\n"
+            f"        <Default>{escape(d.default)}</Default>\n"
+            + "".join(f"        <Value>{escape(v)}</Value>\n" for v in d.values)
+            + "      </Dimension>\n"
+            for d in layer.dimensions.dimensions
         )
 
     def _matrix_set_xml(self, name: str, grid: Grid) -> str:

@@ -6,7 +6,8 @@ tests): ``python -m tests.mapserver --port 0`` prints ``listening on http://127.
 
 Pixel function (see `render`): red grows with x and green with y across the SRS's world extent
 (floor(256 * (coordinate - world min) / world size) of each pixel centre), blue is 128; pixels
-outside the world are white, or fully transparent when TRANSPARENT=TRUE.
+outside the world are white, or fully transparent when TRANSPARENT=TRUE. A GetMap with a TIME
+parameter has the blue of `time_blue(TIME)` instead.
 
 Fault injection, by query parameter on any map URL, or for later requests via
 ``/_fault?fault=...&delay=...&status=...&times=N&path=/prefix``:
@@ -153,6 +154,7 @@ def render(
     size: tuple[int, int],
     srs: str,
     transparent: bool = False,
+    blue: int = 128,
 ) -> Image.Image:
     """The server's image of bbox (east/north order) in srs: RGBA if transparent, else RGB."""
     w, h = size
@@ -168,7 +170,7 @@ def render(
 
     alpha = ImageChops.multiply(columns(inside_x), rows(inside_y))
     img = Image.merge(
-        "RGBA", (columns(red), rows(green), Image.new("L", size, 128), alpha)
+        "RGBA", (columns(red), rows(green), Image.new("L", size, blue), alpha)
     )
     if transparent:
         return Image.composite(img, Image.new("RGBA", size, (0, 0, 0, 0)), alpha)
@@ -602,8 +604,17 @@ def _getmap(params: dict[str, str]) -> tuple[Image.Image, str]:
         size,
         srs,
         params.get("TRANSPARENT", "").lower() == "true",
+        time_blue(params.get("TIME")),
     )
     return img, mime.split(";")[0].strip()
+
+
+def time_blue(time: str | None) -> int:
+    """The blue of a GetMap's pixels: 128, or with a TIME parameter a value that depends on it
+    (tests of dimensions see in the pixels which time a source was asked for)."""
+    if time is None:
+        return 128
+    return sum(time.encode()) % 256
 
 
 # The layer tree of GetCapabilities: (name or None, title, children).

@@ -1,0 +1,187 @@
+"""Layer dimensions (TIME, ELEVATION, DIM_*): their values and the value a request picks."""
+
+from __future__ import annotations
+
+import datetime
+import re
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+import attrs
+
+from domain.errors import ConfigValueError, RequestError
+
+if TYPE_CHECKING:
+    from domain.config import LayerConf
+
+# WMS names these two itself; every other dimension is DIM_<name> in a GetMap.
+WMS_OWN = ("time", "elevation")
+# A value is one directory name of a cache path: short enough for any file system, and
+# nothing that could name another directory.
+MAX_VALUE_BYTES = 200
+_UNSAFE = re.compile(r"[/\\\x00-\x1f\x7f]")
+_DURATION = re.compile(
+    r"P(?:(?P<weeks>\d+(?:\.\d+)?)W)?(?:(?P<days>\d+(?:\.\d+)?)D)?"
+    r"(?:T(?:(?P<hours>\d+(?:\.\d+)?)H)?(?:(?P<minutes>\d+(?:\.\d+)?)M)?"
+    r"(?:(?P<seconds>\d+(?:\.\d+)?)S)?)?"
+)
+# An interval must not unfold into more values than a capabilities document can list.
+MAX_INTERVAL_VALUES = 10000
+
+
+def check_value(value: str) -> str:
+    """value, if it can be a directory name of a cache path; ConfigValueError if not."""
+    if value in ("", ".", "..") or _UNSAFE.search(value):
+        raise ConfigValueError(
+            f"dimension value {value!r} cannot be stored: no '/', '\\', control characters,"
+            " and not empty, '.' or '..'"
+        )
+    if len(value.encode()) > MAX_VALUE_BYTES:
+        raise ConfigValueError(
+            f"dimension value {value[:40]!r}... is longer than {MAX_VALUE_BYTES} bytes"
+        )
+    return value
+
+
+@attrs.frozen
+class Dimension:
+    """One dimension of a layer: its name as configured, its values and its default."""
+
+    name: str
+    values: tuple[str, ...]
+    default: str
+
+    @property
+    def key(self) -> str:
+        """The name in lower case: how requests, cache paths and sources match it."""
+        return self.name.lower()
+
+    @property
+    def wms_param(self) -> str:
+        """The GetMap parameter that carries a value (lower case)."""
+        if self.key in WMS_OWN or self.key.startswith("dim_"):
+            return self.key
+        return f"dim_{self.key}"
+
+    @classmethod
+    def from_conf(
+        cls, name: str, raw: Sequence[object], default: object | None
+    ) -> Dimension:
+        """As MapProxy: a single value is an ISO 8601 interval (`start/end/period`) for time
+        dimensions, else values split at '/'; without a default the last value is it."""
+        if not raw:
+            raise ConfigValueError(f"dimension {name!r} needs at least one value")
+        if len(raw) == 1 and "time" in name.lower():
+            values = _interval(str(raw[0]))
+        elif len(raw) == 1:
+            values = tuple(v.strip() for v in str(raw[0]).split("/"))
+        else:
+            values = tuple(str(v) for v in raw)
+        for value in values:
+            check_value(value)
+        chosen = values[-1] if default is None else check_value(str(default))
+        return cls(name, values, chosen)
+
+
+def _interval(text: str) -> tuple[str, ...]:
+    parts = text.strip().split("/")
+    if len(parts) == 1:
+        return (parts[0],)
+    if len(parts) != 3:
+        raise ConfigValueError(
+            f"time interval {text!r} is not start/end/period (ISO 8601)"
+        )
+    start, end, period = (_moment(parts[0]), _moment(parts[1]), _period(parts[2]))
+    values = []
+    moment = start
+    # Unlike MapProxy 7 (which adds one value past the end), the interval ends at `end`.
+    while moment <= end:
+        values.append(_iso(moment, parts[0]))
+        if len(values) > MAX_INTERVAL_VALUES:
+            raise ConfigValueError(
+                f"time interval {text!r} has more than {MAX_INTERVAL_VALUES} values"
+            )
+        moment += period
+    return tuple(values)
+
+
+def _moment(text: str) -> datetime.datetime:
+    try:
+        moment = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigValueError(f"{text!r} is not an ISO 8601 time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=datetime.UTC)
+
+
+def _period(text: str) -> datetime.timedelta:
+    match = _DURATION.fullmatch(text)
+    if not match or text in ("P", "PT") or text.endswith("T"):
+        raise ConfigValueError(
+            f"period {text!r} is not an ISO 8601 duration in weeks, days, hours, minutes"
+            " or seconds (e.g. PT1H)"
+        )
+    delta = datetime.timedelta(
+        **{k: float(v) for k, v in match.groupdict().items() if v}
+    )
+    if delta <= datetime.timedelta(0):
+        raise ConfigValueError(f"period {text!r} must be longer than zero")
+    return delta
+
+
+def _iso(moment: datetime.datetime, like: str) -> str:
+    # Written as the interval's start is written: with Z, or with its own offset.
+    text = moment.isoformat()
+    return text.replace("+00:00", "Z") if like.endswith("Z") else text
+
+
+@attrs.frozen
+class Chosen:
+    """The value of every dimension of a layer for one request, in cache path order."""
+
+    values: tuple[tuple[str, str], ...]
+
+    @property
+    def path(self) -> str:
+        """The directories below a cache's own that hold these tiles, as MapProxy lays them
+        out: `name-value` for each dimension, the dim_ ones after the others, each by name."""
+        return "/".join(f"{key}-{check_value(value)}" for key, value in self.values)
+
+
+@attrs.frozen
+class LayerDimensions:
+    """The dimensions of one layer."""
+
+    dimensions: tuple[Dimension, ...]
+
+    def keys(self) -> tuple[str, ...]:
+        return tuple(d.key for d in self.dimensions)
+
+    def choose(self, given: Callable[[Dimension], str | None]) -> Chosen:
+        """Each dimension's value: `given(dimension)` (the request's), its default where that
+        is missing, empty or 'default'; RequestError for a value the layer does not offer."""
+        chosen = []
+        for dim in self.dimensions:
+            value = given(dim)
+            if value in (None, "", "default"):
+                value = dim.default
+            elif value not in dim.values:
+                raise RequestError(
+                    f"invalid dimension value ({dim.key}={value})",
+                    param=dim.key,
+                    code="InvalidParameterValue",
+                )
+            chosen.append((dim.key, value))
+        chosen.sort(key=lambda kv: (kv[0].startswith("dim_"), kv[0]))
+        return Chosen(tuple(chosen))
+
+
+def dimensions_of(layer: LayerConf) -> LayerDimensions | None:
+    """A layer's dimensions from its configuration, if it has any."""
+    if not layer.dimensions:
+        return None
+    return LayerDimensions(
+        tuple(
+            Dimension.from_conf(name, d.values, d.default)
+            for name, d in layer.dimensions.items()
+        )
+    )
