@@ -13,6 +13,7 @@ from pathlib import Path
 
 import attrs
 
+from adapters.permissions import Permissions
 from domain.errors import SourceError, SourceTimeoutError
 
 _SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
@@ -42,6 +43,8 @@ class FcntlLocker:
     """Locks named by strings, one lock file each under `directory` (created when first needed)."""
 
     directory: Path = attrs.field(converter=Path)
+    # `directory_permissions`/`file_permissions` of the caches whose locks these are.
+    permissions: Permissions = attrs.field(factory=Permissions)
 
     def path_for(self, name: str) -> Path:
         return self.directory / lock_file_name(name)
@@ -94,12 +97,23 @@ class FcntlLocker:
         return (SourceTimeoutError if record.get("timeout") else SourceError)(message)
 
     def _open(self, path: str) -> int:
-        flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC
         try:
-            return os.open(path, flags, 0o666)
+            return self._create_or_open(path)
         except FileNotFoundError:
-            os.makedirs(self.directory, exist_ok=True)
+            self.permissions.makedirs(self.directory)
+            return self._create_or_open(path)
+
+    def _create_or_open(self, path: str) -> int:
+        flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC
+        if self.permissions.file_mode is None:
             return os.open(path, flags, 0o666)
+        # Only a file this call creates gets the mode, as a cache's other new files.
+        try:
+            fd = os.open(path, flags | os.O_EXCL, 0o666)
+        except FileExistsError:
+            return os.open(path, flags, 0o666)
+        self.permissions.set_file_mode(fd)
+        return fd
 
 
 def _acquire(fd: int, deadline: float) -> bool:
