@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from domain.config import (
+    BandMergeConf,
     CacheBackendConf,
     CacheConf,
     FileCacheBackendConf,
@@ -13,6 +14,8 @@ from domain.config import (
     MBTilesBackendConf,
     TilegateConf,
     TileSourceConf,
+    WMSSourceConf,
+    split_tag,
     supported_srs,
 )
 from domain.formats import MIXED, PNG
@@ -30,10 +33,7 @@ NOT_SUPPORTED: dict[str, dict[str, str]] = {
     "wms": {},
     "globals": {"renderd": IGNORED, "srs": IGNORED},
     "grid": {"align_resolutions_with": ERROR},
-    "source": {
-        "on_error": IGNORED,
-        "forward_req_params": IGNORED,
-    },
+    "source": {},
     "cache": {
         "image": IGNORED,
         "bulk_meta_tiles": IGNORED,
@@ -70,11 +70,6 @@ def check_unsupported(data: dict[object, object]) -> tuple[list[str], list[str]]
                 )
             else:
                 errors.append(f"{key} is not supported yet @ {path}.{key}")
-        if place == "cache" and isinstance(section.get("sources"), dict):
-            del section["sources"]
-            errors.append(
-                f"band merging (sources as a mapping) is not supported yet @ {path}.sources"
-            )
     return warnings, errors
 
 
@@ -118,13 +113,12 @@ def check_references(conf: TilegateConf, data: dict[object, object]) -> list[str
     """Every name that points nowhere, every cycle of caches and every grid that cannot be built."""
     errors: list[str] = []
     grids = BUILTIN_GRIDS | conf.grids
-    feeds = set(conf.sources) | set(conf.caches)
     for name, cache in conf.caches.items():
         path = f"$.caches[{name!r}]"
         errors += [
-            f"unknown source or cache {s!r} @ {path}.sources[{i}]"
-            for i, s in enumerate(cache.sources)
-            if s not in feeds
+            problem
+            for s, at in cache_source_paths(cache, f"{path}.sources")
+            if (problem := source_reference(s, at, conf))
         ]
         errors += [
             f"unknown grid {g!r} @ {path}.grids[{i}]"
@@ -144,7 +138,7 @@ def check_references(conf: TilegateConf, data: dict[object, object]) -> list[str
         errors += _layer_references(
             layer,
             f"$.layers[{layer.name!r}]" if dict_form else f"$.layers[{index}]",
-            feeds,
+            conf,
         )
     for name in conf.grids:
         try:
@@ -154,15 +148,49 @@ def check_references(conf: TilegateConf, data: dict[object, object]) -> list[str
     return errors
 
 
-def _layer_references(layer: LayerConf, path: str, feeds: set[str]) -> list[str]:
+def _layer_references(layer: LayerConf, path: str, conf: TilegateConf) -> list[str]:
     errors = [
-        f"unknown source or cache {s!r} @ {path}.sources[{i}]"
+        problem
         for i, s in enumerate(layer.sources)
-        if s not in feeds
+        if (problem := source_reference(s, f"{path}.sources[{i}]", conf))
     ]
     for index, child in enumerate(layer.layers):
-        errors += _layer_references(child, f"{path}.layers[{index}]", feeds)
+        errors += _layer_references(child, f"{path}.layers[{index}]", conf)
     return errors
+
+
+def cache_source_paths(cache: CacheConf, path: str) -> list[tuple[str, str]]:
+    """Each source name a cache uses with its key path (band merging: per channel and band)."""
+    if isinstance(cache.sources, BandMergeConf):
+        return [
+            (band.source, f"{path}.{channel}[{i}].source")
+            for channel, bands in cache.sources.channels().items()
+            for i, band in enumerate(bands)
+        ]
+    return [(s, f"{path}[{i}]") for i, s in enumerate(cache.sources)]
+
+
+def source_reference(name: str, path: str, conf: TilegateConf) -> str | None:
+    """What is wrong with a use of source `name` (maybe tagged `name:layer1,layer2`), if anything."""
+    base, layers = split_tag(name)
+    if base not in conf.sources and base not in conf.caches:
+        return f"unknown source or cache {base!r} @ {path}"
+    source = conf.sources.get(base)
+    if layers is None:
+        if isinstance(source, WMSSourceConf) and "layers" not in source.req:
+            return f"source {base!r} has no req.layers: name its layers ({base}:layer1,layer2) @ {path}"
+        return None
+    # As MapProxy: only a WMS-like source can be asked for some of its layers.
+    if not isinstance(source, WMSSourceConf):
+        return f"tagged sources ({name}) are only supported for wms sources @ {path}"
+    if not layers:
+        return f"no layers after ':' in {name!r} @ {path}"
+    offered = source.req.get("layers")
+    if offered is not None:
+        missing = [x for x in layers if x not in str(offered).split(",")]
+        if missing:
+            return f"layers ({','.join(missing)}) not in req.layers of source {base!r} ({offered}) @ {path}"
+    return None
 
 
 def _cache_limits(conf: TilegateConf) -> list[str]:
@@ -231,10 +259,11 @@ def _cache_cycles(conf: TilegateConf) -> list[str]:
         stack: list[tuple[str, tuple[str, ...]]] = [(name, (name,))]
         while stack:
             current, trail = stack.pop()
-            for index, source in enumerate(conf.caches[current].sources):
+            for source, at in cache_source_paths(
+                conf.caches[current], f"$.caches[{current!r}].sources"
+            ):
                 if source == name:
                     cycle = " -> ".join((*trail, name))
-                    at = f"$.caches[{current!r}].sources[{index}]"
                     errors.append(f"caches form a cycle: {cycle} @ {at}")
                 elif source in conf.caches and source not in trail:
                     stack.append((source, (*trail, source)))

@@ -14,10 +14,13 @@ from cattrs.gen import make_dict_structure_fn
 from domain.config import (
     CACHE_TYPES,
     SOURCE_TYPES,
+    BandMergeConf,
     BboxConf,
     BboxSrsConf,
     BboxSrsEntry,
     CacheBackendConf,
+    CacheSourcesConf,
+    ColorConf,
     LayerConf,
     MapnikSourceConf,
     PixelLimit,
@@ -74,6 +77,48 @@ def register_hooks(converter: cattrs.Converter) -> None:
     converter.register_structure_hook_func(
         _is_bbox_srs, functools.partial(_bbox_srs, converter)
     )
+    converter.register_structure_hook_func(
+        _is_cache_sources, functools.partial(_cache_sources, converter)
+    )
+    converter.register_structure_hook_func(
+        _is_status_or_color, functools.partial(_status_or_color, converter)
+    )
+
+
+def _is_status_or_color(type_: Any) -> bool:
+    return bool(type_ in (int | str, ColorConf, ColorConf | None))
+
+
+def _status_or_color(
+    converter: cattrs.Converter, value: object, type_: Any
+) -> int | str | tuple[int, ...] | None:
+    """An `on_error` key (a status or `other`) or a colour (`#rrggbb` or a list of numbers)."""
+    if value is None and type_ == ColorConf | None:
+        return None
+    if isinstance(value, int | str) and not isinstance(value, bool):
+        return value
+    if type_ != int | str and isinstance(value, list | tuple):
+        return converter.structure(value, tuple[int, ...])
+    raise ConfigValueError(f"expected a string or number, got {kind(value)}")
+
+
+def _is_cache_sources(type_: Any) -> bool:
+    return bool(type_ == CacheSourcesConf)
+
+
+def _cache_sources(
+    converter: cattrs.Converter, value: object, _: Any
+) -> CacheSourcesConf:
+    """A cache's `sources`: a list of names, or a mapping of channels (band merging)."""
+    if isinstance(value, dict):
+        # As MapProxy: an unknown channel is an error (it would silently drop a band).
+        unknown = [str(k) for k in value if k not in ("r", "g", "b", "a", "l")]
+        if unknown:
+            raise ConfigValueError(
+                f"unknown band merging channel {', '.join(unknown)}, expected r, g, b, a or l"
+            )
+        return converter.structure(value, BandMergeConf)
+    return converter.structure(value, tuple[str, ...])
 
 
 def _is_object(type_: Any) -> bool:

@@ -8,10 +8,12 @@ import attrs
 
 from adapters.http_client import HttpClient, image_from_response, split_credentials
 from adapters.logs import get_logger, source_logger_name
+from adapters.source_fallback import fetch
 from domain.config import TileSourceConf
 from domain.errors import ConfigValueError, SourceError
 from domain.formats import image_format
 from domain.grid import Grid, TileCoord
+from domain.on_error import OnError
 from domain.ports import MapQuery, SourceImage
 from domain.srs import same_srs
 
@@ -72,6 +74,7 @@ class TileSource:
     origin: str = attrs.field(init=False)
     _template: str = attrs.field(init=False)
     _auth: str | None = attrs.field(init=False)
+    _on_error: OnError | None = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
         if self.conf.origin is None:
@@ -82,6 +85,7 @@ class TileSource:
             raise ConfigValueError(
                 f"origin must be nw, ul, sw or ll, got {self.conf.origin!r}"
             )
+        self._on_error = OnError.from_conf(self.conf.on_error)
         # credentials leave the URL before it is a template: a percent-encoded password is no placeholder
         self._template, self._auth = split_credentials(self.conf.url)
         try:
@@ -149,12 +153,18 @@ class TileSource:
     def get_map(self, query: MapQuery) -> SourceImage:
         url = self.tile_url(self.tile_for(query), query.format)
         headers = {"Authorization": self._auth} if self._auth else None
-        resp = self.http.get(
-            url,
-            headers=headers,
-            http=self.conf.http,
-            concurrent_requests=self.conf.concurrent_requests,
+        resp = fetch(
+            lambda: self.http.get(
+                url,
+                headers=headers,
+                http=self.conf.http,
+                concurrent_requests=self.conf.concurrent_requests,
+            ),
+            self._on_error,
+            query.size,
         )
+        if isinstance(resp, SourceImage):
+            return resp
         try:
             return image_from_response(resp, url, query.size, "tile source")
         except SourceError as exc:

@@ -9,9 +9,16 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import attrs
 from PIL import Image
 
-from adapters.http_client import HttpClient, describe_url, image_from_response
+from adapters.http_client import (
+    HttpClient,
+    Response,
+    describe_url,
+    image_from_response,
+)
 from adapters.logs import get_logger, source_logger_name
-from domain.config import ScalarParam, WMSSourceConf
+from adapters.source_fallback import fetch
+from domain import imaging
+from domain.config import ScalarParam, WMSSourceConf, parse_color
 from domain.errors import ConfigValueError, SourceError
 from domain.featureinfo import (
     FeatureInfo,
@@ -21,8 +28,10 @@ from domain.featureinfo import (
     merge_legends,
 )
 from domain.formats import image_format
+from domain.on_error import OnError
 from domain.ports import MapQuery, SourceImage
 from domain.srs import SRS, same_srs, srs
+from domain.transparent_color import DEFAULT_TOLERANCE, make_transparent
 
 _VERSIONS = ("1.0.0", "1.1.0", "1.1.1", "1.3.0")
 # Parameters every GetMap sets itself; a `req` or URL value for them is replaced, not sent twice.
@@ -57,6 +66,7 @@ class WMSSource:
     supported_srs: tuple[SRS, ...] | None = attrs.field(init=False)
     _base_url: str = attrs.field(init=False)
     _fixed: list[tuple[str, str]] = attrs.field(init=False)
+    _on_error: OnError | None = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
         self.version = str((self.conf.wms_opts or {}).get("version", "1.1.1"))
@@ -85,6 +95,7 @@ class WMSSource:
             if k.upper() not in _OWN and k.upper() not in req
         ]
         self._fixed = kept + [(k, v) for k, v in req.items() if k not in _OWN]
+        self._on_error = OnError.from_conf(self.conf.on_error)
 
     @property
     def supports_meta_tiles(self) -> bool:
@@ -113,6 +124,7 @@ class WMSSource:
             bbox = (bbox[1], bbox[0], bbox[3], bbox[2])
         return [
             *self._fixed,
+            *self._forwarded(query),
             ("SERVICE", "WMS"),
             ("REQUEST", "GetMap"),
             ("VERSION", self.version),
@@ -122,6 +134,14 @@ class WMSSource:
             ("HEIGHT", str(query.size[1])),
             ("FORMAT", self.request_format(query.format)),
         ]
+
+    def _forwarded(self, query: MapQuery) -> list[tuple[str, str]]:
+        """The client's parameters named in `forward_req_params`, as they are spelled there."""
+        wanted = self.conf.forward_req_params
+        if not wanted or not query.params:
+            return []
+        given = {k.upper(): v for k, v in query.params}
+        return [(name, given[name.upper()]) for name in wanted if name.upper() in given]
 
     def request_format(self, wanted: str) -> str:
         supported = self.conf.supported_formats
@@ -150,24 +170,50 @@ class WMSSource:
         if method == "POST":
             url = self._base_url
             body = urlencode(self.request_params(query)).encode()
-            resp = self.http.request(
-                "POST",
-                url,
-                body=body,
-                headers={"Content-Type": "application/x-www-form-urlencoded"},
-                http=conf_http,
-                concurrent_requests=self.conf.concurrent_requests,
-            )
+
+            def send() -> Response:
+                return self.http.request(
+                    "POST",
+                    url,
+                    body=body,
+                    headers={"Content-Type": "application/x-www-form-urlencoded"},
+                    http=conf_http,
+                    concurrent_requests=self.conf.concurrent_requests,
+                )
         else:
             url = self.request_url(query)
-            resp = self.http.get(
-                url, http=conf_http, concurrent_requests=self.conf.concurrent_requests
-            )
+
+            def send() -> Response:
+                return self.http.get(
+                    url,
+                    http=conf_http,
+                    concurrent_requests=self.conf.concurrent_requests,
+                )
+
+        resp = fetch(send, self._on_error, query.size)
+        if isinstance(resp, SourceImage):
+            return resp
         try:
-            return image_from_response(resp, url, query.size, "WMS")
+            image = image_from_response(resp, url, query.size, "WMS")
         except SourceError as exc:
             _log.warning("bad wms answer", error=str(exc))
             raise
+        return self._with_transparent_color(image, query)
+
+    def _with_transparent_color(
+        self, image: SourceImage, query: MapQuery
+    ) -> SourceImage:
+        opts = self.conf.image
+        if opts is None or opts.transparent_color is None:
+            return image
+        red, green, blue, _ = parse_color(opts.transparent_color)
+        tolerance = opts.transparent_color_tolerance
+        img = make_transparent(
+            imaging.decode(image.data, query.size),
+            (red, green, blue),
+            DEFAULT_TOLERANCE if tolerance is None else tolerance,
+        )
+        return SourceImage(encode_png(img), "image/png")
 
     @property
     def featureinfo(self) -> bool:

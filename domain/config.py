@@ -98,11 +98,81 @@ def _opacity(
         raise ConfigValueError(f"opacity must be between 0 and 1, got {value}")
 
 
+# A colour as `#rrggbb` (`#rrggbbaa`) or a list of 3 (4) numbers 0 to 255.
+ColorConf = str | tuple[int, ...]
+
+
+def _color(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is not None and value != "transparent":
+        try:
+            parse_color(value)  # type: ignore[arg-type]
+        except ValueError as exc:
+            raise ConfigValueError(f"{attribute.name}: {exc}") from None
+
+
+def parse_color(value: ColorConf) -> tuple[int, int, int, int]:
+    """An RGBA colour from `#rrggbb`, `#rrggbbaa` or 3 or 4 numbers (opaque unless given)."""
+    if isinstance(value, str):
+        text = value.strip().removeprefix("#")
+        if len(text) not in (6, 8) or any(
+            c not in "0123456789abcdefABCDEF" for c in text
+        ):
+            raise ValueError(f"expected a colour #rrggbb, got {value!r}")
+        parts = [int(text[i : i + 2], 16) for i in range(0, len(text), 2)]
+    else:
+        parts = list(value)
+        if len(parts) not in (3, 4) or not all(0 <= p <= 255 for p in parts):
+            raise ValueError(f"expected 3 or 4 numbers 0 to 255, got {parts}")
+    red, green, blue, *alpha = parts
+    return (red, green, blue, alpha[0] if alpha else 255)
+
+
+def _tolerance(
+    instance: object, attribute: attrs.Attribute[Any], value: float | None
+) -> None:
+    if value is not None and value < 0:
+        raise ConfigValueError(
+            f"transparent_color_tolerance must not be negative, got {value}"
+        )
+
+
 @attrs.frozen
 class SourceImageConf:
-    """A source's `image:` options; `opacity` fades its image where it is merged with others."""
+    """A source's `image:` options; `opacity` fades its image where it is merged with others,
+    `transparent_color` (within `transparent_color_tolerance`) turns one colour transparent."""
 
     opacity: float | None = attrs.field(default=None, validator=_opacity)
+    transparent_color: ColorConf | None = attrs.field(default=None, validator=_color)
+    transparent_color_tolerance: float | None = attrs.field(
+        default=None, validator=_tolerance
+    )
+
+
+@attrs.frozen
+class OnErrorConf:
+    """What a source's `on_error` entry answers instead of failing: an image of `response`
+    (`transparent` or a colour), stored only with `cache`; with `authorize_stale` a tile
+    already in the cache is kept instead."""
+
+    response: ColorConf = attrs.field(default="transparent", validator=_color)
+    cache: bool = False
+    authorize_stale: bool = False
+
+
+def _on_error(
+    instance: object,
+    attribute: attrs.Attribute[Any],
+    value: dict[int | str, OnErrorConf] | None,
+) -> None:
+    for key in value or {}:
+        if key != "other" and not (isinstance(key, int) and 100 <= key <= 599):
+            raise ConfigValueError(
+                f"on_error keys must be HTTP status codes or 'other', got {key!r}"
+            )
+
+
+# `on_error`: HTTP status (or `other`: any other status, or no answer) -> what to answer.
+OnErrorMap = dict[int | str, OnErrorConf]
 
 
 @attrs.frozen
@@ -125,11 +195,18 @@ class WMSSourceConf:
     transparent: bool | None = None
     seed_only: bool = False
     image: SourceImageConf | None = None
+    on_error: OnErrorMap | None = attrs.field(default=None, validator=_on_error)
+    # Parameters of a client's WMS request passed on to the source (uncached layers).
+    forward_req_params: tuple[str, ...] | None = None
 
     def __attrs_post_init__(self) -> None:
-        for key in ("url", "layers"):
-            if not isinstance(self.req.get(key), str) or not self.req[key]:
-                raise ConfigValueError(f"req.{key} is required for a wms source")
+        if not isinstance(self.req.get("url"), str) or not self.req["url"]:
+            raise ConfigValueError("req.url is required for a wms source")
+        # Without req.layers the source is only used tagged (`name:layer1,layer2`): the
+        # config check requires the layers where it is used untagged.
+        layers = self.req.get("layers")
+        if layers is not None and (not isinstance(layers, str) or not layers):
+            raise ConfigValueError("req.layers must be layer names")
         self.res_limits()
 
     def res_limits(self) -> ResRange | None:
@@ -155,6 +232,7 @@ class TileSourceConf:
     http: HttpConf | None = None
     seed_only: bool = False
     image: SourceImageConf | None = None
+    on_error: OnErrorMap | None = attrs.field(default=None, validator=_on_error)
 
     def __attrs_post_init__(self) -> None:
         self.res_limits()
@@ -355,6 +433,14 @@ def supported_srs(conf: SourceConf | None) -> tuple[str, ...] | None:
     return None
 
 
+def split_tag(name: str) -> tuple[str, tuple[str, ...] | None]:
+    """A tagged source name `source:layer1,layer2` as the source's name and its layers."""
+    if ":" not in name:
+        return name, None
+    base, layers = name.split(":", 1)
+    return base, tuple(layer.strip() for layer in layers.split(",") if layer.strip())
+
+
 SOURCE_TYPES: dict[str, type[SourceConf]] = {
     "wms": WMSSourceConf,
     "tile": TileSourceConf,
@@ -440,10 +526,79 @@ CACHE_TYPES: dict[str, type[CacheBackendConf]] = {
 
 
 @attrs.frozen
-class CacheConf:
-    """A `caches:` entry."""
+class BandSourceConf:
+    """One band of a source that goes into a channel of a band-merged cache, times `factor`."""
 
-    sources: tuple[str, ...] = ()
+    source: str
+    band: int = attrs.field()
+    factor: float = 1.0
+
+    @band.validator
+    def _band(self, attribute: attrs.Attribute[Any], value: int) -> None:
+        if not 0 <= value <= 3:
+            raise ConfigValueError(f"band must be 0 to 3, got {value}")
+
+
+def _band_sources(
+    instance: object,
+    attribute: attrs.Attribute[Any],
+    value: tuple[BandSourceConf, ...] | None,
+) -> None:
+    if value is not None and not value:
+        raise ConfigValueError(f"{attribute.name} needs at least one source band")
+
+
+@attrs.frozen
+class BandMergeConf:
+    """A cache's `sources` as a mapping: channels (r, g, b, a, or l for grey) from source bands."""
+
+    r: tuple[BandSourceConf, ...] | None = attrs.field(
+        default=None, validator=_band_sources
+    )
+    g: tuple[BandSourceConf, ...] | None = attrs.field(
+        default=None, validator=_band_sources
+    )
+    b: tuple[BandSourceConf, ...] | None = attrs.field(
+        default=None, validator=_band_sources
+    )
+    a: tuple[BandSourceConf, ...] | None = attrs.field(
+        default=None, validator=_band_sources
+    )
+    l: tuple[BandSourceConf, ...] | None = attrs.field(  # noqa: E741 -- MapProxy's key
+        default=None, validator=_band_sources
+    )
+
+    def __attrs_post_init__(self) -> None:
+        colour = any(c is not None for c in (self.r, self.g, self.b, self.a))
+        if self.l is not None and colour:
+            raise ConfigValueError(
+                "band merging takes l (grey) or r, g, b, a, not both"
+            )
+        if self.l is None and not colour:
+            raise ConfigValueError("band merging needs at least one of r, g, b, a, l")
+
+    def channels(self) -> dict[str, tuple[BandSourceConf, ...]]:
+        """The configured channels by name."""
+        return {
+            name: bands
+            for name in ("r", "g", "b", "a", "l")
+            if (bands := getattr(self, name)) is not None
+        }
+
+    def source_names(self) -> tuple[str, ...]:
+        """Each source once, in order of first use."""
+        names = [band.source for bands in self.channels().values() for band in bands]
+        return tuple(dict.fromkeys(names))
+
+
+CacheSourcesConf = tuple[str, ...] | BandMergeConf
+
+
+@attrs.frozen
+class CacheConf:
+    """A `caches:` entry; `sources` is a list of names, or a band-merging mapping."""
+
+    sources: CacheSourcesConf = ()
     grids: tuple[str, ...] = ("GLOBAL_MERCATOR",)
     format: str = "image/png"
     request_format: str | None = None
@@ -458,6 +613,12 @@ class CacheConf:
     tile_lock_dir: str | None = None
     cache: CacheBackendConf = attrs.Factory(FileCacheBackendConf)
     watermark: WatermarkConf | None = None
+
+    def source_names(self) -> tuple[str, ...]:
+        """Every source and cache the cache is made from, each once."""
+        if isinstance(self.sources, BandMergeConf):
+            return self.sources.source_names()
+        return self.sources
 
 
 @attrs.frozen

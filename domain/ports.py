@@ -32,6 +32,10 @@ class EncodedTile:
     coord: TileCoord
     data: bytes
     color: tuple[int, ...] | None = None
+    # Made from a source's `on_error` answer: stored only if `cacheable`; with
+    # `authorize_stale` a tile already stored is kept instead.
+    cacheable: bool = True
+    authorize_stale: bool = False
 
 
 @attrs.frozen
@@ -42,14 +46,20 @@ class MapQuery:
     size: tuple[int, int]
     srs: SRS
     format: str = "image/png"
+    # The client's request parameters (WMS GetMap of uncached layers), for sources that
+    # forward some of them (`forward_req_params`).
+    params: tuple[tuple[str, str], ...] = ()
 
 
 @attrs.frozen
 class SourceImage:
-    """An encoded image a source returned."""
+    """An encoded image a source returned; an `on_error` stand-in says whether it may be
+    cached and whether a stored tile may be kept instead (`authorize_stale`)."""
 
     data: bytes
     format: str
+    cacheable: bool = True
+    authorize_stale: bool = False
 
 
 class TileCache(Protocol):

@@ -62,8 +62,11 @@ def reprojected_image(
     except ValueError:
         # Nowhere in the source's SRS.
         return Image.new("RGBA", query.size, (255, 255, 255, 0))
-    asked = MapQuery(
-        bbox, request_size(bbox.width, bbox.height, query.size), target, query.format
+    asked = attrs.evolve(
+        query,
+        bbox=bbox,
+        size=request_size(bbox.width, bbox.height, query.size),
+        srs=target,
     )
     image = imaging.decode(source.get_map(asked).data, asked.size)
     return warp(

@@ -18,7 +18,7 @@ from domain.coverage import Coverage
 from domain.grid import Grid, TileRange
 from domain.locking import create_once
 from domain.ports import StoredTile
-from domain.tiles import TileSet, render_meta_tile
+from domain.tiles import TileSet, render_meta_tile, storable
 
 
 @attrs.frozen
@@ -219,7 +219,8 @@ def seed_meta_tile(
         return None if needs_seeding(stored, refresh_before, skip_uncached) else False
 
     def make() -> bool:
-        for tile in render_meta_tile(tiles.meta_grid.for_tiles(meta_tiles), tiles):
+        made = render_meta_tile(tiles.meta_grid.for_tiles(meta_tiles), tiles)
+        for tile in storable(made, tiles):
             tiles.cache.store(tile)
         return True
 

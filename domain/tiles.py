@@ -6,6 +6,7 @@ import attrs
 from PIL import Image
 
 from domain import imaging
+from domain.band_merge import BandMerge
 from domain.errors import OutsideGridError, StoreError
 from domain.formats import ImageFormat
 from domain.grid import Grid, TileCoord, TileRange
@@ -17,6 +18,7 @@ from domain.ports import (
     Locker,
     MapQuery,
     MapSource,
+    SourceImage,
     StoredTile,
     TileCache,
 )
@@ -45,6 +47,8 @@ class TileSet:
     watermark: WatermarkConf | None = None
     # Each source's `image.opacity` (None: opaque as it comes), applied where sources merge.
     source_opacity: tuple[float | None, ...] = ()
+    # Band merging: the sources' images combined channel by channel instead of stacked.
+    band_merge: BandMerge | None = None
     meta_grid: MetaGrid = attrs.field(init=False)
 
     @meta_grid.default
@@ -81,7 +85,7 @@ def get_tile(coord: TileCoord, tiles: TileSet) -> StoredTile:
 
 def _create(coord: TileCoord, tiles: TileSet) -> StoredTile:
     made = _render(coord, tiles)
-    for tile in made:
+    for tile in storable(made, tiles):
         try:
             tiles.cache.store(tile)
         except StoreError:
@@ -113,11 +117,18 @@ def render_meta_tile(meta: MetaTile, tiles: TileSet) -> list[EncodedTile]:
         meta.buffered_bbox, meta.size, tiles.grid.srs, tiles.request_format.mime
     )
     results = [source.get_map(query) for source in tiles.sources]
+    return [_marked(tile, results) for tile in _made(meta, tiles, results)]
+
+
+def _made(
+    meta: MetaTile, tiles: TileSet, results: list[SourceImage]
+) -> list[EncodedTile]:
     # One source, one tile, no buffer, same format: store exactly what the source sent.
     if (
         len(results) == 1
         and meta.tiles.count == 1
         and meta.size == tiles.grid.tile_size
+        and tiles.band_merge is None
     ):
         (result,) = results
         coord = next(iter(meta.tiles))
@@ -126,7 +137,9 @@ def render_meta_tile(meta: MetaTile, tiles: TileSet) -> list[EncodedTile]:
             return [EncodedTile(coord, result.data, _color(img, tiles))]
         return [_encode(coord, img, tiles)]
     images = [imaging.decode(r.data, meta.size) for r in results]
-    if len(images) > 1:
+    if tiles.band_merge is not None:
+        images = [tiles.band_merge.combine(images)]
+    elif len(images) > 1:
         # As MapProxy: a source's opacity fades it over the ones below; a lone source is kept.
         opacities = tiles.source_opacity or (None,) * len(images)
         images = [
@@ -138,6 +151,25 @@ def render_meta_tile(meta: MetaTile, tiles: TileSet) -> list[EncodedTile]:
         # Tiles reach beyond the image (and the grid): transparent there, not palette entry 0.
         image = image.convert("RGBA")
     return [_encode(c, _crop(image, meta, c), tiles) for c in meta.tiles]
+
+
+def _marked(tile: EncodedTile, results: list[SourceImage]) -> EncodedTile:
+    """tile, marked as made from a source's `on_error` stand-in where one was used."""
+    cacheable = all(r.cacheable for r in results)
+    authorize_stale = any(r.authorize_stale for r in results)
+    if cacheable and not authorize_stale:
+        return tile
+    return attrs.evolve(tile, cacheable=cacheable, authorize_stale=authorize_stale)
+
+
+def storable(made: list[EncodedTile], tiles: TileSet) -> list[EncodedTile]:
+    """The tiles made that go into the cache: not `on_error` stand-ins that are not to be
+    cached, nor those allowed to leave a tile already stored in place (`authorize_stale`)."""
+    return [
+        t
+        for t in made
+        if t.cacheable and not (t.authorize_stale and tiles.cache.load(t.coord))
+    ]
 
 
 def _crop(image: Image.Image, meta: MetaTile, coord: TileCoord) -> Image.Image:

@@ -26,9 +26,11 @@ from adapters.sqlite_db import LevelFiles
 from adapters.tile_source import TileSource
 from adapters.wms_source import StaticLegend, WMSSource
 from adapters.xslt import XSLTransform
+from domain.band_merge import BandMerge
 from domain.cache_source import CacheSource
 from domain.config import (
     ArcGISSourceConf,
+    BandMergeConf,
     CacheConf,
     DebugSourceConf,
     FileCacheBackendConf,
@@ -48,6 +50,7 @@ from domain.config import (
     TileSourceConf,
     WMSSourceConf,
     source_opacity,
+    split_tag,
     supported_srs,
 )
 from domain.coverage import coverage_from_conf
@@ -139,7 +142,7 @@ def bootstrap(
             name: wiring.source(name)
             for layer in _named_layers(conf.layers)
             for name in layer.sources
-            if name in conf.sources
+            if split_tag(name)[0] in conf.sources
         },
         legends={
             layer.name: StaticLegend(_legend_url(layer.legendurl, here), wiring.http)
@@ -202,7 +205,7 @@ class _Wiring:
                 )
             else:
                 self.sources[name] = _make_source(
-                    self.conf.sources[name],
+                    _tagged(self.conf.sources, name),
                     self.grids,
                     self.http,
                     self.here,
@@ -213,7 +216,7 @@ class _Wiring:
 
     def cache_source(self, name: str) -> MapSource:
         """A cache's source: one with `supported_srs` is asked in one of them and warped."""
-        codes = supported_srs(self.conf.sources.get(name))
+        codes = supported_srs(self.conf.sources.get(split_tag(name)[0]))
         if codes:
             return ReprojectingSource(
                 self.source(name),
@@ -284,7 +287,7 @@ class _Wiring:
 
     def _tilesets(self, name: str, cache: CacheConf) -> tuple[TileSet, ...]:
         g = self.conf.globals.cache
-        sources = tuple(self.cache_source(s) for s in cache.sources)
+        sources = tuple(self.cache_source(s) for s in cache.source_names())
         fmt, request_format = self.formats(cache)
         watermark = (
             cache.watermark if cache.watermark and cache.watermark.text else None
@@ -312,11 +315,24 @@ class _Wiring:
                 encode_options=encode_options(cache.format, self.conf.globals.image),
                 watermark=watermark,
                 source_opacity=tuple(
-                    source_opacity(self.conf.sources.get(s)) for s in cache.sources
+                    source_opacity(self.conf.sources.get(split_tag(s)[0]))
+                    for s in cache.source_names()
                 ),
+                band_merge=BandMerge.from_conf(cache.sources)
+                if isinstance(cache.sources, BandMergeConf)
+                else None,
             )
             for grid_name in cache.grids
         )
+
+
+def _tagged(sources: dict[str, SourceConf], name: str) -> SourceConf:
+    """The configuration of source `name`; a tagged one (`wms:a,b`) asks for those layers."""
+    base, layers = split_tag(name)
+    conf = sources[base]
+    if layers and isinstance(conf, WMSSourceConf):
+        return attrs.evolve(conf, req={**conf.req, "layers": ",".join(layers)})
+    return conf
 
 
 def read_tile(tile: StoredTile) -> bytes:

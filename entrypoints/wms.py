@@ -197,7 +197,9 @@ class WMSService:
         bbox = _bbox(_required(args, "bbox"))
         if version == "1.3.0" and request_srs.is_axis_order_ne:
             bbox = Bbox(bbox.miny, bbox.minx, bbox.maxy, bbox.maxx)
-        return MapQuery(bbox, self._size(args), request_srs, "image/png")
+        # The request's own parameters go along for sources that forward some of them.
+        params = tuple(args.items())
+        return MapQuery(bbox, self._size(args), request_srs, "image/png", params)
 
     def image_format(self, name: str) -> tuple[ImageFormat, imaging.EncodeOptions]:
         return self._format(name)

@@ -9,7 +9,13 @@ import attrs
 from adapters.arcgis_source import ArcGISSource
 from adapters.wms_source import WMSSource
 from domain.cache_source import CacheSource
-from domain.config import LayerConf, TileSourceConf, source_opacity, supported_srs
+from domain.config import (
+    LayerConf,
+    TileSourceConf,
+    source_opacity,
+    split_tag,
+    supported_srs,
+)
 from domain.coverage import Coverage, union
 from domain.featureinfo import InfoSource, LegendSource
 from domain.layer_md import LayerMd, layer_md
@@ -124,7 +130,7 @@ def _wms_behind(sources: Iterable[MapSource]) -> list[WMSSource | ArcGISSource]:
 def _layer_source(name: str, state: AppState) -> LayerSource:
     if name in state.caches:
         return CachedSource(state.caches[name])
-    conf = state.conf.sources[name]
+    conf = state.conf.sources[split_tag(name)[0]]
     supported: tuple[SRS, ...] | None = None
     if codes := supported_srs(conf):
         supported = tuple(srs(code) for code in codes)

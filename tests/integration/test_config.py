@@ -350,7 +350,7 @@ def test_structuring_errors_end_in_their_key_paths(tmp_path: Path) -> None:
         sources:
           a: {type: wmts}
           b: {type: wms}
-          c: {type: wms, req: {url: 'http://x/'}}
+          c: {type: wms, req: {layers: a}}
           d: {url: 'http://x/'}
         grids:
           utm: {srs: 'EPSG:25832', res: [1000, abc]}
@@ -358,7 +358,7 @@ def test_structuring_errors_end_in_their_key_paths(tmp_path: Path) -> None:
     ) == [
         "unknown source type 'wmts', expected one of wms, tile, debug, geojson, arcgis, mapserver, mapnik @ $.sources['a']",
         "required field missing @ $.sources['b'].req",
-        "req.layers is required for a wms source @ $.sources['c']",
+        "req.url is required for a wms source @ $.sources['c']",
         "source type missing, expected one of wms, tile, debug, geojson, arcgis, mapserver, mapnik @ $.sources['d']",
         "invalid value for type, expected float @ $.grids['utm'].res[1]",
     ]
@@ -444,7 +444,6 @@ def test_unsupported_options_that_would_change_the_data_are_errors(
         """,
     ) == [
         "align_resolutions_with is not supported yet @ $.grids['g'].align_resolutions_with",
-        "band merging (sources as a mapping) is not supported yet @ $.caches['d'].sources",
         "tile_sources is not supported yet @ $.layers[0].tile_sources",
         "cache type 'redis' is not supported yet @ $.caches['c'].cache",
     ]
@@ -466,7 +465,6 @@ def test_unsupported_options_that_can_be_ignored_are_warnings(tmp_path: Path) ->
         """,
     )
     assert loaded.warnings == (
-        "on_error is not supported yet and is ignored @ $.sources['w'].on_error",
         "refresh_before is not supported yet and is ignored @ $.caches['c'].refresh_before",
     )
 
