@@ -49,7 +49,7 @@ class StoreFailures:
                 self._left_out += 1
         if log:
             logs.get_logger(self.logger).warning(
-                "unable to store tile, serving it unstored",
+                "unable to store tile",
                 cache=self.where,
                 tile=tile,
                 error=str(exc),

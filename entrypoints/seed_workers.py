@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from domain.errors import LockTimeoutError, SourceError
+from domain.errors import LockTimeoutError, SourceError, StoreError
 from domain.grid import TileRange
 from domain.ports import MapQuery, MapSource, SourceImage
 from domain.seeding import SeedTask, seed_meta_tile
@@ -125,7 +125,8 @@ def work(
     options: SeedOptions,
     stop: Callable[[], bool],
 ) -> Result:
-    """Make one meta-tile, retrying upstream failures with exponential backoff."""
+    """Make one meta-tile, retrying upstream failures and refused stores (a full disk may
+    have room again) with exponential backoff; a meta-tile that still fails is reported."""
     rng = job.tiles
     for attempt in range(options.retries + 1):
         try:
@@ -136,7 +137,7 @@ def work(
                 options.skip_uncached,
                 options.use_cache_lock,
             )
-        except (SourceError, LockTimeoutError) as exc:
+        except (SourceError, LockTimeoutError, StoreError) as exc:
             if attempt == options.retries:
                 error = f"{rng.z}/{rng.x0}/{rng.y0}-{rng.x1}/{rng.y1}: {exc}"
                 return Result(job.task, job.ordinal, rng.z, rng.count, "failed", error)

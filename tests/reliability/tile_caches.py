@@ -23,17 +23,23 @@ TILE_SIZE = (256, 256)
 
 
 def caches_config(
-    directory: Path, source_url: str, kinds: tuple[str, ...], meta_size: int = 2
+    directory: Path,
+    source_url: str,
+    kinds: tuple[str, ...],
+    meta_size: int = 2,
+    cache_dir: Path | None = None,
 ) -> Path:
     """mapproxy.yaml in directory: one layer and cache per kind (a file layout or an SQLite
-    type) in GLOBAL_WEBMERCATOR over one WMS source; caches and locks in directory/cache."""
+    type) in GLOBAL_WEBMERCATOR over one WMS source; caches and locks in cache_dir
+    (default directory/cache)."""
+    cache_dir = cache_dir or directory / "cache"
     caches: dict[str, Any] = {}
     for kind in kinds:
         backend: dict[str, Any]
         if kind in LAYOUTS:
             backend = {"type": "file", "directory_layout": kind}
         elif kind == "sqlite":
-            backend = {"type": "sqlite", "directory": "cache/sqlite"}
+            backend = {"type": "sqlite", "directory": str(cache_dir / "sqlite")}
         else:
             backend = {"type": kind}
         caches[kind] = {
@@ -56,7 +62,7 @@ def caches_config(
             }
         },
         "globals": {
-            "cache": {"base_dir": "cache", "lock_dir": "cache/locks"},
+            "cache": {"base_dir": str(cache_dir), "lock_dir": str(cache_dir / "locks")},
             "image": {"paletted": False},
         },
     }
