@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 from xml.sax.saxutils import escape, quoteattr
 
+from domain.dimensions import LayerDimensions
 from domain.layer_md import Attribution, LayerMd, Link
 from domain.res_range import ResRange
 from domain.srs import srs
@@ -47,6 +48,9 @@ def layer_xml(
             parts += [f"<{element}>{code}</{element}>" for code in codes]
     if layer.extent is not None:
         parts.append(_bboxes(service, layer, v13))
+    tiled = service.state.layers.get(layer.name) if layer.name is not None else None
+    if tiled is not None and tiled.dimensions is not None and version != "1.0.0":
+        parts.append(_dimensions(tiled.dimensions, v13))
     if version != "1.0.0":
         parts.append(_md_links(md))
         if layer.name is not None and layer.legends:
@@ -124,6 +128,32 @@ def _format(value: str) -> str:
 
 def _resource(href: str) -> str:
     return f'<OnlineResource {XLINK} xlink:type="simple" xlink:href={quoteattr(href)}/>'
+
+
+def _dimensions(dims: LayerDimensions, v13: bool) -> str:
+    """1.3.0: <Dimension> with default and values; 1.1.x: <Dimension> (name, units) and an
+    <Extent> with them (MapProxy 7 writes the 1.3.0 form into 1.1.1, which 1.1.1 lacks)."""
+    out = []
+    for d in dims.dimensions:
+        # As MapProxy: ISO8601 units for time dimensions; others have none we know of.
+        name = quoteattr(d.key)
+        units = quoteattr("ISO8601" if "time" in d.key else "")
+        values = escape(",".join(d.values))
+        default = quoteattr(d.default)
+        if v13:
+            out.append(
+                f'<Dimension name={name} units={units} default={default} nearestValue="0">'
+                f"{values}</Dimension>"
+            )
+        else:
+            out.append(f"<Dimension name={name} units={units}/>")
+    if not v13:
+        out += [
+            f'<Extent name={quoteattr(d.key)} default={quoteattr(d.default)} nearestValue="0">'
+            f"{escape(','.join(d.values))}</Extent>"
+            for d in dims.dimensions
+        ]
+    return "".join(out)
 
 
 def _scales(limits: ResRange, v13: bool) -> str:

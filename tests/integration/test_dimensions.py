@@ -304,15 +304,23 @@ def test_wms_capabilities_advertise_the_dimensions(app: TilegateApp) -> None:
 def test_owslib_reads_the_wms_dimensions(app: TilegateApp) -> None:
     from owslib.wms import WebMapService
 
-    for version in ("1.1.1", "1.3.0"):
-        body = get(
-            app, "/service", f"SERVICE=WMS&REQUEST=GetCapabilities&VERSION={version}"
-        )[2]
-        wms = WebMapService("http://localhost/service", version=version, xml=body)
-        time = wms["temp"].dimensions["time"]
-        assert time["units"] == "ISO8601"
-        assert time["default"] == T2
-        assert time["values"] == [T1, T2, T3]
+    def capabilities(version: str) -> bytes:
+        query = f"SERVICE=WMS&REQUEST=GetCapabilities&VERSION={version}"
+        return get(app, "/service", query)[2]
+
+    # OWSLib reads 1.1.1's <Extent>s as time positions and elevations, 1.3.0's <Dimension>s.
+    wms = WebMapService("http://localhost/service", "1.1.1", xml=capabilities("1.1.1"))
+    assert wms["temp"].timepositions == [T1, T2, T3]
+    assert wms["temp"].defaulttimeposition == T2
+    assert wms["temp"].elevations == ["0", "1000"]
+    wms = WebMapService("http://localhost/service", "1.3.0", xml=capabilities("1.3.0"))
+    time = wms["temp"].dimensions["time"]
+    assert (time["units"], time["default"], time["values"]) == (
+        "ISO8601",
+        T2,
+        [T1, T2, T3],
+    )
+    assert wms["temp"].elevations == ["0", "1000"]
 
 
 def test_a_time_interval_unfolds_into_values(
