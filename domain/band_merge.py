@@ -1,8 +1,9 @@
 """Band merging: a cache's channels (r, g, b, a, or l for grey) combined from its sources' bands.
 
 As MapProxy's band merge: each channel is the sum of its source bands, each times its
-`factor` (clipped to 255); a channel nobody fills is 0, an unfilled alpha opaque. Band 3 of a
-source without alpha is opaque.
+`factor` (clipped to 255), except that an entry without a factor replaces what came before it
+in its channel; a channel nobody fills is 0, an unfilled alpha opaque. Band 3 of a source
+without alpha is opaque.
 """
 
 from __future__ import annotations
@@ -55,12 +56,18 @@ class BandMerge:
         out: list[Image.Image | None] = [None] * len(self.mode)
         for op in self.ops:
             band = bands[op.source][op.band]
-            if op.factor != 1.0:
-                band = band.point(lambda v, f=op.factor: max(0, min(255, int(v * f))))
             current = out[op.channel]
-            out[op.channel] = band if current is None else ImageChops.add(current, band)
+            if op.factor == 1.0 or current is None:
+                # As MapProxy 7: an entry without a factor replaces the channel so far.
+                out[op.channel] = band if op.factor == 1.0 else _times(band, op.factor)
+            else:
+                out[op.channel] = ImageChops.add(current, _times(band, op.factor))
         filled = [
             b if b is not None else Image.new("L", size, 255 if i == 3 else 0)
             for i, b in enumerate(out)
         ]
         return Image.merge(self.mode, filled)
+
+
+def _times(band: Image.Image, factor: float) -> Image.Image:
+    return band.point(lambda v: max(0, min(255, int(v * factor))))

@@ -67,6 +67,23 @@ def test_grey_is_the_sum_of_weighted_bands(
     assert px(img, (255, 0)) == (127 + 63,) * 3 + (255,)
 
 
+def test_an_entry_without_factor_replaces_the_channel(
+    tmp_path: Path, map_server: MapServer
+) -> None:
+    # as MapProxy 7 (checked against it): r is two's red alone, not one's green plus it
+    sources = {
+        "r": [{"source": "one", "band": 1}, {"source": "two", "band": 0}],
+        "g": [
+            {"source": "two", "band": 0},
+            {"source": "one", "band": 0, "factor": 0.5},
+        ],
+    }
+    tiles = tileset(tmp_path, band_config(map_server, sources))
+    img = pixels(read_tile(get_tile(WORLD, tiles)))
+    assert px(img, (10, 200)) == (10, 15, 0, 255)
+    assert px(img, (250, 3)) == (250, 255, 0, 255)
+
+
 def test_alpha_channel_from_a_band(tmp_path: Path, map_server: MapServer) -> None:
     sources = {"g": [{"source": "one", "band": 2}], "a": [{"source": "two", "band": 0}]}
     tiles = tileset(tmp_path, band_config(map_server, sources))
