@@ -30,6 +30,7 @@ from domain.config import (
 )
 from domain.errors import ConfigValueError
 from domain.inspire_config import INSPIRE_TYPES, InspireConf
+from domain.time_spec import TimeSpec
 
 # Documented by MapProxy, not implemented here: ignoring them would serve the wrong data.
 UNSUPPORTED_CACHE_TYPES = frozenset(
@@ -338,9 +339,17 @@ def _mapnik_source(value: dict[str, object]) -> dict[str, object]:
     return value
 
 
+def _time_spec(value: dict[str, object]) -> dict[str, object]:
+    # YAML reads an unquoted `time: 2013-10-10T12:35:00` as a datetime already.
+    if isinstance(value.get("time"), datetime.date):
+        return {**value, "time": value["time"].isoformat()}  # type: ignore[attr-defined]
+    return value
+
+
 _PREPARE: dict[type, Callable[[dict[str, object]], dict[str, object]]] = {
     ServicesConf: _services,
     MapnikSourceConf: _mapnik_source,
+    TimeSpec: _time_spec,
 }
 
 

@@ -7,10 +7,8 @@ caches share.
 
 from __future__ import annotations
 
-import datetime
 import functools
 import math
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,6 +21,7 @@ from adapters.config import structure_config
 from adapters.config_hooks import kind, register_hooks
 from adapters.config_merge import read_yaml
 from adapters.logs import CONFIG, get_logger
+from adapters.time_spec import bad_key, moment_of
 from domain.config import TilegateConf
 from domain.coverage import Coverage, coverage_from_conf, union
 from domain.errors import ConfigError, ConfigValueError
@@ -33,9 +32,9 @@ from domain.seed_config import (
     ResRange,
     SeedConf,
     SeedTaskConf,
-    TimeSpec,
 )
 from domain.seeding import CleanupTask, SeedTask
+from domain.time_spec import TimeSpec
 
 _log = get_logger(CONFIG)
 _LEVELS = tuple[int, ...] | LevelRange | None
@@ -57,13 +56,6 @@ def _make_converter() -> cattrs.Converter:
                 )
             ),
         )
-    converter.register_structure_hook(
-        TimeSpec,
-        _mapping(
-            make_dict_structure_fn(TimeSpec, converter, _cattrs_forbid_extra_keys=True),
-            _time_text,
-        ),
-    )
     for union_type, items, ranges in (
         (_LEVELS, tuple[int, ...], LevelRange),
         (_RESOLUTIONS, tuple[float, ...], ResRange),
@@ -75,23 +67,13 @@ def _make_converter() -> cattrs.Converter:
     return converter
 
 
-def _mapping(
-    structure: Callable[[Any, Any], Any],
-    prepare: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
-) -> Callable[[object, Any], object]:
+def _mapping(structure: Callable[[Any, Any], Any]) -> Callable[[object, Any], object]:
     def hook(value: object, type_: Any) -> object:
         if not isinstance(value, dict):
             raise ConfigValueError(f"expected a mapping, got {kind(value)}")
-        return structure(prepare(value) if prepare else value, type_)
+        return structure(value, type_)
 
     return hook
-
-
-def _time_text(value: dict[str, Any]) -> dict[str, Any]:
-    # YAML reads an unquoted `time: 2013-10-10T12:35:00` as a datetime already.
-    if isinstance(value.get("time"), datetime.date):
-        return {**value, "time": value["time"].isoformat()}
-    return value
 
 
 def _list_or_range(
@@ -383,25 +365,11 @@ class _Resolver:
     def _time(self, spec: TimeSpec | None, path: str) -> float | None:
         if spec is None:
             return None
-        if spec.time is not None:
-            try:
-                moment = datetime.datetime.fromisoformat(spec.time)
-            except ValueError:
-                self.errors.append(
-                    f"invalid time {spec.time!r}, expected YYYY-MM-DDTHH:MM:SS @ {path}.time"
-                )
-                return None
-            # A time without zone is local time, as MapProxy reads it.
-            return moment.timestamp()
-        if spec.mtime is not None:
-            try:
-                return os.path.getmtime(self.here / spec.mtime)
-            except OSError as exc:
-                self.errors.append(
-                    f"cannot read the modification time of {spec.mtime!r}: {exc.strerror} @ {path}.mtime"
-                )
-                return None
-        return self.now - spec.delta_seconds
+        try:
+            return moment_of(spec, self.here, lambda: self.now)()
+        except ConfigValueError as exc:
+            self.errors.append(f"{exc} @ {path}.{bad_key(spec)}")
+            return None
 
 
 def _closest_level(grid: Grid, res: float) -> int:

@@ -10,6 +10,7 @@ import attrs
 
 from domain.config import CoverageConf
 from domain.errors import ConfigValueError
+from domain.time_spec import TimeSpec
 
 
 def _non_negative_levels(
@@ -39,29 +40,6 @@ class ResRange:
 
     from_: float | None = None
     to: float | None = None
-
-
-@attrs.frozen
-class TimeSpec:
-    """A point in time before which tiles are old: a delta back from now, an ISO time, or a
-    file's modification time (`refresh_before`, `remove_before`)."""
-
-    weeks: float = 0
-    days: float = 0
-    hours: float = 0
-    minutes: float = 0
-    seconds: float = 0
-    time: str | None = None
-    mtime: str | None = None
-
-    @property
-    def delta_seconds(self) -> float:
-        return (
-            (self.weeks * 7 + self.days) * 86400
-            + self.hours * 3600
-            + self.minutes * 60
-            + self.seconds
-        )
 
 
 @attrs.frozen
