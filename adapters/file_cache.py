@@ -24,7 +24,7 @@ from domain.ports import EncodedTile, StoredTile
 # Writers make each file in TEMP_DIR (in the cache directory: the same file system, so the
 # rename into place is atomic), named `<host>.<pid>.<random>.tmp`. A writer killed mid-write
 # leaves its file there, never in the tile tree: sweeping orphans reads one small directory.
-TEMP_DIR = ".tmp"
+TEMP_DIR = "tmp"
 TEMP_SUFFIX = ".tmp"
 # A temp file this old is an orphan whatever its name says (its pid may have been reused).
 ORPHAN_AGE = 3600.0
