@@ -14,6 +14,10 @@ from domain.errors import SourceError
 from domain.formats import MIXED, ImageFormat, image_format
 
 Quantizer = Literal["fastoctree", "mediancut"]
+# Reducing to 256 colours costs Pillow about 8 bytes per pixel and a second of CPU for a
+# 4000x4000 map (+180 MB in a worker): bigger images are written in full colour instead, which
+# needs no memory beyond the image, so one request stays within its bounds.
+PALETTE_MAX_PIXELS = 2048 * 2048
 
 
 @attrs.frozen
@@ -57,8 +61,34 @@ def merge(images: list[Image.Image]) -> Image.Image:
         return images[0]
     base = images[0].convert("RGBA")
     for img in images[1:]:
-        base.alpha_composite(img.convert("RGBA"))
+        base = over(base, img)
     return base
+
+
+def over(base: Image.Image | None, img: Image.Image) -> Image.Image:
+    """img drawn over base with its transparency, on base itself where it is RGBA; img alone
+    where there is no base or img is opaque RGB (it hides all of base)."""
+    if base is None or img.mode == "RGB":
+        return img
+    if base.mode not in ("RGB", "RGBA"):
+        base = base.convert("RGBA")
+    # In bands: compositing whole images holds converted copies of both and a full-size result
+    # (64 MB each at 4000x4000), where memory per request is bounded. An opaque RGB base stays
+    # RGB: whatever is drawn over it, it stays opaque.
+    for top in range(0, base.height, _BAND_ROWS):
+        box = (0, top, base.width, min(base.height, top + _BAND_ROWS))
+        band = img.crop(box)
+        band = band if band.mode == "RGBA" else band.convert("RGBA")
+        if base.mode == "RGBA":
+            base.alpha_composite(band, (0, top))
+        else:
+            under = base.crop(box).convert("RGBA")
+            under.alpha_composite(band)
+            base.paste(under.convert("RGB"), (0, top))
+    return base
+
+
+_BAND_ROWS = 256
 
 
 def single_color(img: Image.Image) -> tuple[int, ...] | None:
@@ -111,7 +141,11 @@ def encode(img: Image.Image, fmt: ImageFormat, opts: EncodeOptions) -> bytes:
     fmt = concrete_format(img, fmt)
     if fmt.pil_name == "JPEG":
         img.convert("RGB").save(out, "JPEG", quality=opts.jpeg_quality)
-    elif fmt.pil_name == "PNG" and opts.paletted:
+    elif (
+        fmt.pil_name == "PNG"
+        and opts.paletted
+        and img.width * img.height <= PALETTE_MAX_PIXELS
+    ):
         _to_palette(img, opts.quantizer).save(out, "PNG", optimize=False)
     else:
         img.save(out, fmt.pil_name)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import attrs
 from PIL import Image
 
 from domain import imaging
@@ -18,7 +19,7 @@ from domain.grid import Grid, TileRange
 from domain.ports import MapQuery, StoredTile
 from domain.srs import same_srs, transform_bbox
 from domain.tiles import TileSet, get_tile
-from domain.warp import GeoImage, Resampling, warp
+from domain.warp import GeoImage, Resampling, scale_rows, warp
 
 TileReader = Callable[[StoredTile], bytes]
 
@@ -35,24 +36,36 @@ def render_from_cache(
         (ts for ts in tilesets if same_srs(ts.grid.srs, query.srs)), tilesets[0]
     )
     grid = tileset.grid
-    blank = Image.new("RGBA", query.size, (0, 0, 0, 0))
     try:
         wanted = transform_bbox(query.bbox, query.srs, grid.srs)
     except ValueError:
-        return blank  # nowhere in the grid's SRS
+        return _blank(query.size)  # nowhere in the grid's SRS
     area = wanted.intersection(grid.bbox)
     if area is None:
-        return blank
+        return _blank(query.size)
     res = min(wanted.width / query.size[0], wanted.height / query.size[1])
     if res > grid.res[0] * grid.max_shrink_factor:
-        return blank  # as MapProxy: far coarser than the coarsest level
+        return _blank(query.size)  # as MapProxy: far coarser than the coarsest level
     z = grid.level_for_res(res)
     tiles = grid.tiles_for_bbox(area, z)
     if tiles is None:
-        return blank
+        return _blank(query.size)
     if tiles.count > max_tiles:
         raise RequestError(
             f"the map needs {tiles.count} tiles, more than max_tile_limit {max_tiles}"
+        )
+    if same_srs(grid.srs, query.srs):
+        # Rows of tiles are read as the resize reaches them: the mosaic of up to
+        # max_tile_limit tiles (128 MB and more) is never held whole.
+        width = (tiles.x1 - tiles.x0 + 1) * grid.tile_size[0]
+        height = (tiles.y1 - tiles.y0 + 1) * grid.tile_size[1]
+        return scale_rows(
+            _TileRows(grid, tileset, tiles, read).read,
+            (width, height),
+            grid.range_bbox(tiles),
+            query.bbox,
+            query.size,
+            resampling,
         )
     mosaic = _mosaic(grid, tileset, tiles, read)
     return warp(
@@ -71,14 +84,53 @@ def _mosaic(
     (the common case, and half the work for the warp), else RGBA."""
     tw, th = grid.tile_size
     cols, rows = tiles.x1 - tiles.x0 + 1, tiles.y1 - tiles.y0 + 1
-    decoded = [
-        (coord, imaging.decode(read(get_tile(coord, tileset)), (tw, th)))
-        for coord in tiles
-    ]
-    mode = "RGBA" if any(imaging.has_transparency(t) for _, t in decoded) else "RGB"
-    mosaic = Image.new(mode, (cols * tw, rows * th))
-    for coord, tile in decoded:
+    mosaic = Image.new("RGB", (cols * tw, rows * th))
+    # Each tile is pasted as it is decoded: holding all of them (up to max_tile_limit) first
+    # would add their size again to the request's memory.
+    for coord in tiles:
+        tile = imaging.decode(read(get_tile(coord, tileset)), (tw, th))
+        if mosaic.mode == "RGB" and imaging.has_transparency(tile):
+            mosaic = mosaic.convert("RGBA")
         col = coord.x - tiles.x0
         row = tiles.y1 - coord.y if grid.origin == "ll" else coord.y - tiles.y0
-        mosaic.paste(tile.convert(mode), (col * tw, row * th))
+        mosaic.paste(tile.convert(mosaic.mode), (col * tw, row * th))
     return mosaic
+
+
+@attrs.define
+class _TileRows:
+    """The mosaic of a tile range, read by rows of pixels: the rows of tiles that hold them are
+    decoded once, and dropped when reading has gone past them."""
+
+    grid: Grid
+    tileset: TileSet
+    tiles: TileRange
+    read_tile: TileReader
+    strips: dict[int, Image.Image] = attrs.Factory(dict)
+
+    def read(self, first: int, end: int) -> tuple[Image.Image, int]:
+        th = self.grid.tile_size[1]
+        rows = range(first // th, (end - 1) // th + 1)
+        self.strips = {r: s for r, s in self.strips.items() if r in rows}
+        for r in rows:
+            if r not in self.strips:
+                self.strips[r] = self._strip(r)
+        if len(rows) == 1:
+            return self.strips[rows[0]], rows[0] * th
+        mode = "RGBA" if any(s.mode == "RGBA" for s in self.strips.values()) else "RGB"
+        image = Image.new(mode, (self.strips[rows[0]].width, len(rows) * th))
+        for i, r in enumerate(rows):
+            image.paste(self.strips[r].convert(mode), (0, i * th))
+        return image, rows[0] * th
+
+    def _strip(self, row: int) -> Image.Image:
+        """Pixel row `row` of tiles (counted from the top of the range)."""
+        tiles, grid = self.tiles, self.grid
+        y = tiles.y1 - row if grid.origin == "ll" else tiles.y0 + row
+        one_row = TileRange(tiles.x0, y, tiles.x1, y, tiles.z)
+        return _mosaic(grid, self.tileset, one_row, self.read_tile)
+
+
+def _blank(size: tuple[int, int]) -> Image.Image:
+    """A transparent map, made only when it is the answer (a 4000x4000 one is 64 MB)."""
+    return Image.new("RGBA", size, (0, 0, 0, 0))

@@ -121,6 +121,10 @@ def warp(
     return out
 
 
+# Source rows [first, end) of an image, full width: an image holding them and the row it starts at.
+RowReader = Callable[[int, int], tuple[Image.Image, int]]
+
+
 def _scale(
     image: Image.Image,
     src: Bbox,
@@ -129,7 +133,28 @@ def _scale(
     resampling: Resampling,
 ) -> Image.Image:
     """Same SRS: the part of the output the source covers, resized from its box in the source."""
-    sw, sh = image.size
+    if src.as_tuple() == dst.as_tuple() and image.size == size:
+        return image
+    return scale_rows(
+        lambda first, end: (image, 0), image.size, src, dst, size, resampling
+    )
+
+
+def scale_rows(
+    read: RowReader,
+    src_size: tuple[int, int],
+    src: Bbox,
+    dst: Bbox,
+    size: tuple[int, int],
+    resampling: Resampling,
+) -> Image.Image:
+    """A source image of src_size covering src, read a band of rows at a time, resized to dst
+    in the same SRS: RGB where it covers all of the output with opaque rows, else RGBA.
+
+    Band by band, with Pillow's box resize (made for such tiling), so that neither the whole
+    source nor a resized copy of it is ever held: 64 MB each at 4000x4000, and memory per
+    request is bounded."""
+    sw, sh = src_size
     width, height = size
     # Source pixels per output pixel, and the source position of the output's top left corner.
     kx, ky = dst.width / src.width * sw / width, dst.height / src.height * sh / height
@@ -148,16 +173,32 @@ def _scale(
         min(float(sw), left + x1 * kx),
         min(float(sh), top + y1 * ky),
     )
-    part_size = (x1 - x0, y1 - y0)
-    if box == (0, 0, sw, sh) and part_size == image.size:
-        part = image
-    else:
-        part = image.resize(part_size, _FILTERS[resampling], box=box)
-    if (x0, y0, x1, y1) == (0, 0, width, height):
-        return part
-    out = Image.new("RGBA", size, _TRANSPARENT)
-    out.paste(part.convert("RGBA"), (x0, y0))
+    part_w, part_h = x1 - x0, y1 - y0
+    whole = (x0, y0, x1, y1) == (0, 0, width, height)
+    out = Image.new("RGB" if whole else "RGBA", size, _TRANSPARENT)
+    step = (box[3] - box[1]) / part_h
+    # Source rows beyond a band that its filter reaches (Lanczos: 3 pixels, scaled when shrinking).
+    margin = math.ceil(3 * max(step, 1.0)) + 1
+    for row in range(0, part_h, _BAND_ROWS):
+        end = min(part_h, row + _BAND_ROWS)
+        band_top, band_bottom = box[1] + row * step, box[1] + end * step
+        rows, offset = read(
+            max(0, math.floor(band_top) - margin),
+            min(sh, math.ceil(band_bottom) + margin),
+        )
+        band_box = (box[0], band_top - offset, box[2], band_bottom - offset)
+        if rows.mode not in ("RGB", "RGBA"):
+            rows = rows.convert("RGBA")
+        band = rows.resize((part_w, end - row), _FILTERS[resampling], box=band_box)
+        if band.mode == "RGBA" and out.mode == "RGB":
+            out = out.convert("RGBA")
+        out.paste(
+            band if band.mode == out.mode else band.convert(out.mode), (x0, y0 + row)
+        )
     return out
+
+
+_BAND_ROWS = 256
 
 
 def _covered(start: float, step: float, limit: int, count: int) -> tuple[int, int]:

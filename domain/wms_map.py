@@ -82,7 +82,8 @@ def render_map(
 ) -> Image.Image:
     """The layers' sources drawn over each other in order: RGBA, transparent where none drew;
     RGB when a single opaque image covers the map."""
-    images: list[Image.Image] = []
+    # Each layer is drawn over the map as it comes: no list of full-size images per request.
+    merged: Image.Image | None = None
     errors: list[SourceError] = []
     for layer in layers:
         if not layer.visible(query):
@@ -94,14 +95,14 @@ def render_map(
                     image = clip(image, layer.limit, query)
                 if isinstance(source, DirectSource) and source.opacity is not None:
                     image = imaging.with_opacity(image, source.opacity)
-                images.append(image)
+                merged = imaging.over(merged, image)
             except SourceError as exc:
                 if options.on_source_errors == "raise":
                     raise
                 errors.append(exc)
-    if errors and not images:
+    if errors and merged is None:
         raise errors[0]
-    image = imaging.merge(images) if images else _blank(query.size)
+    image = merged if merged is not None else _blank(query.size)
     if errors:
         image = draw_message(image.convert("RGBA"), "\n".join(map(str, errors)))
     return image if image.mode in ("RGB", "RGBA") else image.convert("RGBA")
@@ -124,7 +125,8 @@ def finish(image: Image.Image, transparent: bool, bgcolor: str) -> Image.Image:
     if transparent or image.mode == "RGB":
         return image
     background = Image.new("RGBA", image.size, parse_color(bgcolor))
-    background.alpha_composite(image.convert("RGBA"))
+    # convert() copies even an RGBA image: a whole map more of memory for nothing.
+    background.alpha_composite(image if image.mode == "RGBA" else image.convert("RGBA"))
     return background.convert("RGB")
 
 

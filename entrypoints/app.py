@@ -23,6 +23,9 @@ from entrypoints.wms import WMSService
 from entrypoints.wmts import WMTSService
 
 ErrorRenderer = Callable[[TilegateError], Response]
+# No OGC request needs more; gunicorn stops at 4094 bytes for the whole request line, but a
+# server without such a limit must not have us parse megabytes of parameters.
+MAX_QUERY_BYTES = 65536
 _ACCESS_LEVEL = logging.getLogger(logs.ACCESS)
 _WMS_REQUESTS = frozenset(
     {
@@ -93,6 +96,8 @@ class TilegateApp:
             return Response(
                 405, b"method not allowed\n", headers=[("Allow", "GET, HEAD")]
             )
+        if len(request.environ.get("QUERY_STRING", "")) > MAX_QUERY_BYTES:
+            return Response(414, b"query string too long\n")
         parts = request.path.split("/")
         root = parts[1] if len(parts) > 1 else ""
         render: ErrorRenderer = tms_error

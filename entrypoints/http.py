@@ -25,6 +25,7 @@ _REASONS = {
     403: "Forbidden",
     404: "Not Found",
     405: "Method Not Allowed",
+    414: "URI Too Long",
     500: "Internal Server Error",
     502: "Bad Gateway",
     503: "Service Unavailable",

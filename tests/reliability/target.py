@@ -17,11 +17,12 @@ CACHED_LAYER = "osm"
 DIRECT_LAYER = "direct"
 
 
-def attack_config(directory: Path, source_url: str) -> Path:
+def attack_config(directory: Path, source_url: str, small_meta: bool = True) -> Path:
     """mapproxy.yaml in directory: WMS (with feature info and legends), WMTS (KVP and REST), TMS,
     KML and the demo over a real WMS source; cache and locks in directory/cache.
 
-    Meta-tiles of one tile keep each fetched tile cheap: fuzzing is about parsing, not rendering.
+    small_meta: meta-tiles of one tile, so that each fetched tile is cheap (fuzzing is about
+    parsing, not rendering); else MapProxy's defaults (4x4 tiles, 80 pixels buffer).
     """
     cache_dir = directory / "cache"
     source: dict[str, Any] = {
@@ -50,8 +51,7 @@ def attack_config(directory: Path, source_url: str) -> Path:
             "osm_cache": {
                 "grids": ["GLOBAL_WEBMERCATOR", "GLOBAL_GEODETIC"],
                 "sources": ["upstream"],
-                "meta_size": [1, 1],
-                "meta_buffer": 0,
+                **({"meta_size": [1, 1], "meta_buffer": 0} if small_meta else {}),
             }
         },
         "sources": {"upstream": source},
