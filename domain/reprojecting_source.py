@@ -40,11 +40,18 @@ class ReprojectingSource:
         return True
 
     def get_map(self, query: MapQuery) -> SourceImage:
-        if same_srs(request_srs(query.srs, self.supported), query.srs):
+        target = request_srs(query.srs, self.supported)
+        if same_srs(target, query.srs):
             return self.source.get_map(query)
-        image = reprojected_image(self.source, self.supported, query, self.resampling)
+        answer, image = _warped(self.source, target, query, self.resampling)
         fmt = image_format(query.format)
-        return SourceImage(imaging.encode(image, fmt, _LOSSLESS), fmt.mime)
+        warped = SourceImage(imaging.encode(image, fmt, _LOSSLESS), fmt.mime)
+        if answer is None:
+            return warped
+        # An `on_error` stand-in stays one: not cached unless it may be.
+        return attrs.evolve(
+            warped, cacheable=answer.cacheable, authorize_stale=answer.authorize_stale
+        )
 
 
 def reprojected_image(
@@ -57,19 +64,28 @@ def reprojected_image(
     target = request_srs(query.srs, supported)
     if same_srs(target, query.srs):
         return imaging.decode(source.get_map(query).data, query.size)
+    return _warped(source, target, query, resampling)[1]
+
+
+def _warped(
+    source: MapSource, target: SRS, query: MapQuery, resampling: Resampling
+) -> tuple[SourceImage | None, Image.Image]:
+    """The source's answer in `target` (None if it was not asked) and its image warped onto
+    the query."""
     try:
         bbox = transform_bbox(query.bbox, query.srs, target)
     except ValueError:
         # Nowhere in the source's SRS.
-        return Image.new("RGBA", query.size, (255, 255, 255, 0))
+        return None, Image.new("RGBA", query.size, (255, 255, 255, 0))
     asked = attrs.evolve(
         query,
         bbox=bbox,
         size=request_size(bbox.width, bbox.height, query.size),
         srs=target,
     )
-    image = imaging.decode(source.get_map(asked).data, asked.size)
-    return warp(
+    answer = source.get_map(asked)
+    image = imaging.decode(answer.data, asked.size)
+    return answer, warp(
         GeoImage(image, bbox, target), query.bbox, query.srs, query.size, resampling
     )
 

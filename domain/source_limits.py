@@ -76,9 +76,16 @@ def clipped_image(
     if coverage.contains(query.bbox, query.srs):
         return result
     if not coverage.intersects(query.bbox, query.srs):
-        return blank(query)
+        return like(result, blank(query))
     image = imaging.decode(result.data, query.size)
-    return _encoded(clip(image, coverage, query), query)
+    return like(result, _encoded(clip(image, coverage, query), query))
+
+
+def like(result: SourceImage, image: SourceImage) -> SourceImage:
+    """image, made from result, with result's `on_error` marks (not cached, stale allowed)."""
+    return attrs.evolve(
+        image, cacheable=result.cacheable, authorize_stale=result.authorize_stale
+    )
 
 
 def blank(query: MapQuery) -> SourceImage:

@@ -131,6 +131,24 @@ def test_on_error_colour_tile_is_served_and_not_stored(
     assert len(map_server.requests) == 2  # asked again: nothing was stored
 
 
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"supported_srs": ["EPSG:4326"]},
+        {"coverage": {"bbox": [0, 0, 90, 45], "srs": "EPSG:4326", "clip": True}},
+    ],
+)
+def test_on_error_tile_warped_or_clipped_is_still_not_stored(
+    tmp_path: Path, map_server: MapServer, options: dict[str, Any]
+) -> None:
+    source = wms(map_server, on_error={404: {"response": "#ff0000"}}, **options)
+    tiles = tileset(tmp_path, config({"w": source}, ["w"]))
+    map_server.add_fault(status=404)
+    img = tile_image(tiles, TileCoord(1, 0, 1))  # north-east quarter
+    assert px(img, (60, 250)) == (255, 0, 0, 255)
+    assert tiles.cache.load(TileCoord(1, 0, 1)) is None
+
+
 def test_on_error_with_cache_stores_the_tile(
     tmp_path: Path, map_server: MapServer
 ) -> None:
