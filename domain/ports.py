@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import AbstractContextManager
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeVar, runtime_checkable
 
 import attrs
 
@@ -12,6 +12,8 @@ from domain.bbox import Bbox
 from domain.errors import SourceError
 from domain.grid import TileCoord
 from domain.srs import SRS
+
+T = TypeVar("T")
 
 
 @attrs.frozen
@@ -122,3 +124,19 @@ class Locker(Protocol):
     def failure_since(self, name: str, moment: float) -> SourceError | None:
         """The failure last noted under lock `name` (which the caller holds), if after `moment`."""
         ...
+
+
+class TaskRunner(Protocol):
+    """Runs independent pieces of work, maybe several at a time (`concurrent_tile_creators`)."""
+
+    def map(self, tasks: Sequence[Callable[[], T]]) -> list[T]:
+        """Each task's result, in the order of tasks; the first task's error is raised."""
+        ...
+
+
+@attrs.frozen
+class SerialRunner:
+    """A TaskRunner that runs one task after the other."""
+
+    def map(self, tasks: Sequence[Callable[[], T]]) -> list[T]:
+        return [task() for task in tasks]

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
+from collections.abc import Callable
+
 import attrs
 from PIL import Image
 
@@ -18,10 +22,13 @@ from domain.ports import (
     Locker,
     MapQuery,
     MapSource,
+    SerialRunner,
     SourceImage,
     StoredTile,
+    TaskRunner,
     TileCache,
 )
+from domain.rescale import Rescale, rescaled_image
 from domain.watermark import WatermarkConf, draw_watermark
 
 
@@ -49,14 +56,35 @@ class TileSet:
     source_opacity: tuple[float | None, ...] = ()
     # Band merging: the sources' images combined channel by channel instead of stacked.
     band_merge: BandMerge | None = None
+    # `refresh_before`: the moment (asked on each request) before which stored tiles are
+    # old and made again.
+    refresh_before: Callable[[], float] | None = None
+    # `upscale_tiles`/`downscale_tiles`: missing tiles drawn from other levels' tiles.
+    rescale: Rescale | None = None
+    # `bulk_meta_tiles`: sources without meta-tiles are asked for every tile of a meta-tile
+    # at once, tile by tile, `runner` running up to `concurrent_tile_creators` at a time.
+    bulk_meta_tiles: bool = False
+    runner: TaskRunner = attrs.field(factory=SerialRunner)
     meta_grid: MetaGrid = attrs.field(init=False)
 
     @meta_grid.default
     def _meta_grid(self) -> MetaGrid:
-        meta_tiled = all(s.supports_meta_tiles for s in self.sources)
-        if not meta_tiled:
-            return MetaGrid(self.grid, (1, 1), 0)
-        return MetaGrid(self.grid, self.meta_size, self.meta_buffer)
+        if not self.tiled_sources:
+            return MetaGrid(self.grid, self.meta_size, self.meta_buffer)
+        if self.bulk_meta_tiles:
+            return MetaGrid(self.grid, self.meta_size, 0)
+        return MetaGrid(self.grid, (1, 1), 0)
+
+    @property
+    def tiled_sources(self) -> bool:
+        """True if a source is asked for single tiles only (a tile source)."""
+        return not all(s.supports_meta_tiles for s in self.sources)
+
+    def is_fresh(self, tile: StoredTile | None) -> StoredTile | None:
+        """tile, unless there is none or it was stored before `refresh_before`."""
+        if tile is None or self.refresh_before is None:
+            return tile
+        return None if tile.mtime < self.refresh_before() else tile
 
     def lock_name(self, coord: TileCoord) -> str:
         """The lock under which the meta-tile of coord is made (by a request or the seeder)."""
@@ -71,11 +99,13 @@ def get_tile(coord: TileCoord, tiles: TileSet) -> StoredTile:
         )
     if tiles.disable_storage:
         return _as_stored(_render(coord, tiles), tiles)[coord]
-    if (hit := tiles.cache.load(coord)) is not None:
+    if (hit := tiles.is_fresh(tiles.cache.load(coord))) is not None:
         return hit
+    if tiles.rescale is not None and coord.z in tiles.rescale.levels:
+        return _rescaled(coord, tiles, tiles.rescale)
     return create_once(
         tiles.lock_name(coord),
-        find=lambda: tiles.cache.load(coord),
+        find=lambda: tiles.is_fresh(tiles.cache.load(coord)),
         create=lambda: _create(coord, tiles),
         locker=tiles.locker,
         timeout=tiles.lock_timeout,
@@ -93,6 +123,19 @@ def _create(coord: TileCoord, tiles: TileSet) -> StoredTile:
             # kept. The cache has reported why (at most once in a while, not per request).
             continue
     return _as_stored(made, tiles)[coord]
+
+
+def _rescaled(coord: TileCoord, tiles: TileSet, rescale: Rescale) -> StoredTile:
+    image = rescaled_image(coord, tiles.grid, tiles.cache, rescale)
+    if image is None:
+        # As MapProxy: nothing within reach is a transparent tile, never stored.
+        blank = Image.new("RGBA", tiles.grid.tile_size, (255, 255, 255, 0))
+        return _as_stored([_encode(coord, blank, tiles)], tiles)[coord]
+    tile = _encode(coord, image, tiles)
+    if rescale.store:
+        with contextlib.suppress(StoreError):
+            tiles.cache.store(tile)
+    return _as_stored([tile], tiles)[coord]
 
 
 def _as_stored(made: list[EncodedTile], tiles: TileSet) -> dict[TileCoord, StoredTile]:
@@ -113,6 +156,16 @@ def _render(coord: TileCoord, tiles: TileSet) -> list[EncodedTile]:
 
 def render_meta_tile(meta: MetaTile, tiles: TileSet) -> list[EncodedTile]:
     """Every tile of `meta`, encoded, from one request per source; nothing is stored."""
+    if tiles.tiled_sources and meta.tiles.count > 1:
+        # bulk_meta_tiles: each tile of the meta-tile is asked for on its own.
+        singles = [
+            tiles.meta_grid.for_tiles(TileRange(c.x, c.y, c.x, c.y, c.z))
+            for c in meta.tiles
+        ]
+        made = tiles.runner.map(
+            [functools.partial(render_meta_tile, m, tiles) for m in singles]
+        )
+        return [tile for one in made for tile in one]
     query = MapQuery(
         meta.buffered_bbox, meta.size, tiles.grid.srs, tiles.request_format.mime
     )

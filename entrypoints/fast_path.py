@@ -111,6 +111,9 @@ def _location(
     cache = tileset.cache
     if tileset.disable_storage or not isinstance(cache, FileCache):
         return None, "not stored as files"
+    if tileset.refresh_before is not None:
+        # nginx would serve a stored tile however old it is.
+        return None, "refresh_before: old tiles are made again by Tilegate"
     if cache.layout not in _LAYOUT_PATHS:
         return (
             None,
