@@ -107,13 +107,18 @@ def projects(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (conf / "shared").mkdir()
     (conf / "shared" / "base.yaml").write_text(project(("from_base",)))
     (conf / "based.yaml").write_text("base: shared/base.yaml\n")
-    # A cache directory that cannot be created: the tile request fails unexpectedly (500).
+    # A lock directory that cannot be created: the tile request fails unexpectedly (500).
+    # (A cache directory that cannot be created only leaves the tile unstored: a 200.)
     (conf / "blocker").write_text("")
     bad = yaml.safe_load(project(("bad_layer",)))
     bad["caches"]["c"] = {
         "grids": ["GLOBAL_WEBMERCATOR"],
         "sources": ["dbg"],
-        "cache": {"type": "file", "directory": str(conf / "blocker" / "sub")},
+        "cache": {
+            "type": "file",
+            "directory": str(conf / "blocker" / "sub"),
+            "tile_lock_dir": str(conf / "blocker" / "locks"),
+        },
     }
     (conf / "bad.yaml").write_text(yaml.safe_dump(bad))
     # Names that are no projects, and a symlink that leads out of the directory.
