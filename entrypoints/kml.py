@@ -39,7 +39,7 @@ class KMLService:
     def build(cls, state: AppState) -> KMLService:
         conf = state.conf.services.kml
         use_grid_names = bool(conf and conf.use_grid_names)
-        return cls(state, TMSService.with_options(state, use_grid_names, False))
+        return cls(state, TMSService.with_options(state, use_grid_names, "sw"))
 
     def handle(self, request: Request, parts: list[str]) -> Response:
         """parts: the path after `/kml/`."""

@@ -67,7 +67,8 @@ def tms_levels(grid: Grid, profile: str) -> tuple[int, ...]:
 class TMSService:
     state: AppState
     use_grid_names: bool
-    nw_by_default: bool
+    # `/tiles` rows without an `origin` parameter: services.tms.origin, else the grid's own.
+    tiles_origin: str | None
     tile_maps: dict[tuple[str, str], TMSTileMap] = attrs.Factory(dict)
     by_layer: dict[str, TMSTileMap] = attrs.Factory(dict)
 
@@ -77,15 +78,15 @@ class TMSService:
         return cls.with_options(
             state,
             use_grid_names=bool(conf and conf.use_grid_names),
-            nw_by_default=bool(conf and conf.origin in ("nw", "ul")),
+            tiles_origin=conf.origin if conf else None,
         )
 
     @classmethod
     def with_options(
-        cls, state: AppState, use_grid_names: bool, nw_by_default: bool
+        cls, state: AppState, use_grid_names: bool, tiles_origin: str | None
     ) -> TMSService:
         """The tile maps of every layer and grid (KML names them the same way)."""
-        service = cls(state, use_grid_names, nw_by_default)
+        service = cls(state, use_grid_names, tiles_origin)
         for layer in state.layers.values():
             for tileset in layer.tilesets:
                 grid = tileset.grid
@@ -167,10 +168,7 @@ class TMSService:
             raise NotFoundError(
                 "the requested tile is outside the bounding box of the tile map"
             )
-        want_nw = request.args.get(
-            "origin", "nw" if self.nw_by_default else "sw"
-        ).lower() in ("nw", "ul")
-        if want_nw != (grid.origin == "ul"):
+        if self.rows_from_top(request, grid, own_levels) != (grid.origin == "ul"):
             coord = grid.flip_y(coord)
         area = extent(grid.srs, grid.tile_bbox(coord))
         limit = tile_access(request, service, tile_map.layer.name, area)
@@ -178,6 +176,17 @@ class TMSService:
             request, service, tile_map.layer.name, tileset, coord
         )
         return serve_tile(request, self.state, tileset, coord, limit, decorate)
+
+    def rows_from_top(self, request: Request, grid: Grid, own_levels: bool) -> bool:
+        """How the request counts rows. TMS: from the south, always (MapProxy 7 ignores
+        `origin` there). `/tiles`: its `origin` parameter, else services.tms.origin, else the
+        grid's own origin, as MapProxy 7 answers (rows from the top for GLOBAL_WEBMERCATOR)."""
+        if not own_levels:
+            return False
+        origin = request.args.get("origin") or self.tiles_origin
+        if origin is None:
+            return grid.origin == "ul"
+        return origin.lower() in ("nw", "ul")
 
     def capabilities(self, request: Request) -> Response:
         base = request.base_url

@@ -6,7 +6,6 @@ import io
 from pathlib import Path
 from typing import Any
 
-import pytest
 from PIL import Image, ImageChops
 
 from adapters.config import parse_config
@@ -117,15 +116,3 @@ def test_tile_source_coverage_blanks_tiles_outside_without_a_request(
     assert map_server.requests == []
     get(app, "/tiles/xyz/EPSG3857/4/8/5.png", "origin=nw")  # central Europe
     assert [r.path for r in map_server.requests] == ["/tiles/4/8/5.png"]
-
-
-@pytest.mark.parametrize("origin", [None, "nw"])
-def test_tms_service_origin_sets_the_default_row_order(
-    tmp_path: Path, map_server: MapServer, origin: str | None
-) -> None:
-    conf = tile_source_conf(map_server)
-    conf["services"]["tms"] = {"origin": origin} if origin else None
-    app = make_app(tmp_path, conf)
-    status, _, data = get(app, "/tiles/xyz/EPSG3857/3/1/1.png")
-    assert status == 200
-    assert same_pixels(data, TileCoord(1, 1 if origin == "nw" else 6, 3))
