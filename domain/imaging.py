@@ -164,12 +164,15 @@ def _to_palette(img: Image.Image, quantizer: Quantizer) -> Image.Image:
     # Colours are tuples in RGB(A) mode; an RGB image's are opaque.
     palette = [(*c, 255)[:4] for _, c in colors if isinstance(c, tuple)]
     if len(palette) == 1:
-        out = Image.new("P", img.size, 0)  # one colour (sea, empty land): nothing to look up
+        # One colour (sea, empty land): nothing to look up.
+        out = Image.new("P", img.size, 0)
     else:
         # Each RGBA pixel read as one little-endian 32-bit key and looked up in the sorted keys
         # of the palette: exact (Pillow's quantize to a given palette merges close colours) and
         # done in C by numpy rather than per pixel in Python.
-        keys = np.array([int.from_bytes(bytes(c), "little") for c in palette], dtype="<u4")
+        keys = np.array(
+            [int.from_bytes(bytes(c), "little") for c in palette], dtype="<u4"
+        )
         order = np.argsort(keys)
         pixels = np.frombuffer(img.convert("RGBA").tobytes(), dtype="<u4")
         index = order[np.searchsorted(keys[order], pixels)].astype(np.uint8)
