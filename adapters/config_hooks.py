@@ -364,7 +364,17 @@ def _source(converter: cattrs.Converter, value: object, _: Any) -> SourceConf:
         raise ConfigValueError(
             f"unknown source type {source_type!r}, expected one of {known}"
         )
-    return converter.structure(value, SOURCE_TYPES[source_type])
+    return converter.structure(_numbered_layers(value), SOURCE_TYPES[source_type])
+
+
+def _numbered_layers(source: dict[Any, Any]) -> dict[Any, Any]:
+    """As MapProxy: `req.layers: 4` (an ArcGIS WMS numbers its layers) names the layer "4"."""
+    req = source.get("req")
+    if isinstance(req, dict):
+        layers = req.get("layers")
+        if isinstance(layers, int | float) and not isinstance(layers, bool):
+            return {**source, "req": {**req, "layers": str(layers)}}
+    return source
 
 
 def _cache_backend(

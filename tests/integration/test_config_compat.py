@@ -1,0 +1,70 @@
+"""Spellings found in real mapproxy.yaml files that MapProxy 7 accepts, each in a minimal
+config of our own: they load unchanged and mean what they mean to MapProxy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from adapters.config import parse_config
+from domain.errors import ConfigError
+from domain.grid import TileCoord
+from domain.tiles import TileSet, get_tile
+from entrypoints.bootstrap import bootstrap
+from tests.mapserver import MapServer
+
+
+def config(source: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "services": {"wms": {}},
+        "layers": [{"name": "l", "title": "L", "sources": ["c"]}],
+        "caches": {
+            "c": {
+                "grids": ["GLOBAL_WEBMERCATOR"],
+                "sources": ["w"],
+                "meta_size": [1, 1],
+                "meta_buffer": 0,
+            }
+        },
+        "sources": {"w": source},
+    }
+
+
+def wms(server: MapServer, layers: object = "a", **more: Any) -> dict[str, Any]:
+    return {
+        "type": "wms",
+        "req": {"url": f"{server.url}/service", "layers": layers},
+        **more,
+    }
+
+
+def tileset(tmp_path: Path, conf: dict[str, Any]) -> TileSet:
+    path = tmp_path / "mapproxy.yaml"
+    loaded = parse_config(conf, str(path))
+    assert loaded.warnings == ()
+    return bootstrap(loaded, path).caches["c"][0]
+
+
+def getmaps(server: MapServer) -> list[dict[str, str]]:
+    return [r.params for r in server.requests if r.params.get("REQUEST") == "GetMap"]
+
+
+def test_a_wms_layer_named_by_a_number(tmp_path: Path, map_server: MapServer) -> None:
+    # ArcGIS servers number their WMS layers; YAML reads `layers: 4` as a number.
+    tiles = tileset(tmp_path, config(wms(map_server, layers=4)))
+    get_tile(TileCoord(0, 0, 1), tiles)
+    (asked,) = getmaps(map_server)
+    assert asked["LAYERS"] == "4"
+
+
+@pytest.mark.parametrize("layers", [True, ""])
+def test_layers_that_are_no_names_are_still_errors(
+    tmp_path: Path, map_server: MapServer, layers: object
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(config(wms(map_server, layers=layers)), "mapproxy.yaml")
+    (problem,) = info.value.problems
+    assert problem.startswith("req.layers ")
+    assert problem.endswith(" @ $.sources['w']")
