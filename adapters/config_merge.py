@@ -6,6 +6,7 @@ from pathlib import Path
 
 import yaml
 
+from adapters.config_env import with_environment
 from domain.errors import ConfigError
 
 # Lists under these keys replace the inherited list instead of being appended to it.
@@ -48,7 +49,7 @@ def read_yaml(path: Path) -> dict[object, object]:
             str(path),
             [f"expected a mapping of configuration sections, got {_kind(data)} @ $"],
         )
-    return data
+    return with_environment(data, str(path))
 
 
 def resolve_includes(

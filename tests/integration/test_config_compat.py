@@ -3,12 +3,16 @@ config of our own: they load unchanged and mean what they mean to MapProxy."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
-from adapters.config import parse_config
+from adapters import logs
+from adapters.config import load_config, parse_config
+from adapters.logs import CONFIG
 from domain.errors import ConfigError
 from domain.grid import TileCoord
 from domain.tiles import TileSet, get_tile
@@ -68,3 +72,37 @@ def test_layers_that_are_no_names_are_still_errors(
     (problem,) = info.value.problems
     assert problem.startswith("req.layers ")
     assert problem.endswith(" @ $.sources['w']")
+
+
+def test_environment_variables_fill_string_values(
+    tmp_path: Path,
+    map_server: MapServer,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # MapProxy 7 reads `$NAME` and `${NAME}` in values (keys stay as written); one that is
+    # not set is kept as written, with a warning.
+    host, port = map_server.url.removeprefix("http://").split(":")
+    monkeypatch.setenv("TG_COMPAT_HOST", host)
+    monkeypatch.setenv("TG_COMPAT_PORT", port)
+    monkeypatch.setenv("TG_COMPAT_TITLE", "Roads")
+    monkeypatch.delenv("TG_COMPAT_UNSET", raising=False)
+    url = "http://$TG_COMPAT_HOST:${TG_COMPAT_PORT}/service"
+    conf = config({"type": "wms", "req": {"url": url, "layers": "a,$TG_COMPAT_UNSET"}})
+    conf["layers"][0]["title"] = "${TG_COMPAT_TITLE} and $TG_COMPAT_TITLE"
+    conf["layers"][0]["md"] = {"$TG_COMPAT_TITLE": "x"}  # a key: not read
+    path = tmp_path / "mapproxy.yaml"
+    path.write_text(yaml.safe_dump(conf))
+    logs.configure()
+    caplog.set_level(logging.WARNING, logger=CONFIG)
+    loaded = load_config(path)
+    assert loaded.conf.layers[0].title == "Roads and Roads"
+    unset = [
+        r.getMessage() for r in caplog.records if "TG_COMPAT_UNSET" in r.getMessage()
+    ]
+    assert len(unset) == 1
+    assert "environment variable not set" in unset[0]
+    assert loaded.conf.layers[0].md == {"$TG_COMPAT_TITLE": "x"}
+    get_tile(TileCoord(0, 0, 1), bootstrap(loaded, path).caches["c"][0])
+    (asked,) = getmaps(map_server)
+    assert asked["LAYERS"] == "a,$TG_COMPAT_UNSET"
