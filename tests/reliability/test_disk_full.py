@@ -38,7 +38,7 @@ def upstream() -> Iterator[MapServer]:
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 4 MB tmpfs mounted at tmp_path/disk (the test needs root to mount it)."""
+    """A 16 MB tmpfs mounted at tmp_path/disk (the test needs root to mount it)."""
     disk = tmp_path / "disk"
     disk.mkdir()
     mount, umount = shutil.which("mount"), shutil.which("umount")
@@ -47,7 +47,7 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
             "the disk-full test mounts a small tmpfs: it needs root and mount(8)"
         )
     mounted = subprocess.run(
-        [mount, "-t", "tmpfs", "-o", "size=4m", "tilegate-disk-full", str(disk)],
+        [mount, "-t", "tmpfs", "-o", "size=16m", "tilegate-disk-full", str(disk)],
         capture_output=True,
         text=True,
         check=False,
