@@ -289,7 +289,7 @@ def test_the_callback_is_asked_as_mapproxy_asks_it(app: AuthMiddleware) -> None:
     get(app, f"{WMS}REQUEST=GetMap&LAYERS=grp&{WORLD_MAP}", "alice")
     get(app, f"{WMS}REQUEST=GetFeatureInfo&LAYERS=pub&QUERY_LAYERS=pub&{INFO}", "alice")
     get(app, "/tms/1.0.0/", "alice")
-    get(app, "/tiles/pub/EPSG3857/1/1/1.png", "alice")
+    get(app, "/tiles/pub/EPSG3857/1/1/0.png", "alice")  # rows from the top: top right
     get(app, "/kml/pub/EPSG3857/1/1/1.kml", "alice")
     get(app, "/wmts/pub/GLOBAL_WEBMERCATOR/1/1/0.png", "alice")
     get(app, "/wmts/1.0.0/WMTSCapabilities.xml", "alice")
@@ -333,7 +333,7 @@ def test_limited_to_clips_maps_outside_the_geometry(
 @pytest.mark.parametrize(
     "url",
     [
-        "/tiles/pub/EPSG3857/1/1/1.png",
+        "/tiles/pub/EPSG3857/1/1/0.png",  # rows from the top, as WMTS counts them
         "/wmts/pub/GLOBAL_WEBMERCATOR/1/1/0.png",
         "/kml/pub/EPSG3857/1/1/1.png",
     ],
@@ -400,7 +400,7 @@ def test_under_gunicorn(config: Path) -> None:
         assert fetch(url + "/tms/1.0.0/", nobody)[0] == 403
         assert fetch(url + "/tms/1.0.0/")[0] == 401
         status, _, body = fetch(
-            url + "/tiles/pub/EPSG3857/1/1/1.png", {"X-User": "bob"}
+            url + "/tiles/pub/EPSG3857/1/1/0.png", {"X-User": "bob"}
         )
         assert status == 200
         assert alpha(rgba(body), (192, 211)) == 0
