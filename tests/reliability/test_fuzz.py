@@ -10,7 +10,6 @@ the package and Python's own libraries is opened while answering.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import sysconfig
 import threading
@@ -30,7 +29,6 @@ from hypothesis import strategies as st
 import entrypoints
 from entrypoints.app import TilegateApp
 from entrypoints.wsgiapp import make_wsgi_app
-from tests.e2e.conftest import VENV_BIN, free_port, start_server, stop
 from tests.mapserver import MapServer
 from tests.reliability.conftest import amount
 from tests.reliability.target import (
@@ -40,6 +38,7 @@ from tests.reliability.target import (
     get_request,
     raw_request,
 )
+from tests.reliability.tile_caches import Gunicorn
 
 # Injected markup: none of it may come back raw, in any body.
 MARKUP = (
@@ -568,23 +567,12 @@ def gunicorn(config: Path) -> Iterator[tuple[int, Path]]:
             log=str(log),
         )
     )
-    port = free_port()
-    cmd = [
-        str(VENV_BIN / "gunicorn"),
-        "--config",
-        str(hook),
-        "--workers",
-        "2",
-        "--bind",
-        f"127.0.0.1:{port}",
-        f"entrypoints.wsgiapp:make_wsgi_app({str(config)!r})",
-    ]
-    proc: subprocess.Popen[bytes]
-    proc, _ = start_server(cmd, config.parent, port)
+    # Gunicorn reads the server's output as it comes: a full pipe would stall the workers.
+    server = Gunicorn(config, workers=2, extra=("--config", str(hook)))
     try:
-        yield port, log
+        yield int(server.url.rsplit(":", 1)[1]), log
     finally:
-        stop(proc)
+        server.close()
 
 
 @pytest.mark.parametrize("service", sorted(REQUESTS))
