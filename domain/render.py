@@ -8,6 +8,7 @@ and warp their mosaic into the requested image.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import attrs
@@ -15,7 +16,7 @@ from PIL import Image
 
 from domain import imaging
 from domain.errors import RequestError
-from domain.grid import Grid, TileRange
+from domain.grid import Grid, TileCoord, TileRange
 from domain.ports import MapQuery, StoredTile
 from domain.srs import same_srs, transform_bbox
 from domain.tiles import TileSet, get_tile
@@ -54,6 +55,7 @@ def render_from_cache(
         raise RequestError(
             f"the map needs {tiles.count} tiles, more than max_tile_limit {max_tiles}"
         )
+    _create_meta_tiles(tileset, tiles)
     if same_srs(grid.srs, query.srs):
         # Rows of tiles are read as the resize reaches them: the mosaic of up to
         # max_tile_limit tiles (128 MB and more) is never held whole.
@@ -95,6 +97,20 @@ def _mosaic(
         row = tiles.y1 - coord.y if grid.origin == "ll" else coord.y - tiles.y0
         mosaic.paste(tile.convert(mosaic.mode), (col * tw, row * th))
     return mosaic
+
+
+def _create_meta_tiles(tileset: TileSet, tiles: TileRange) -> None:
+    """Make the meta-tiles a map needs `concurrent_tile_creators` at a time (the runner's
+    bound), one tile of each; the mosaic then finds them all stored."""
+    if tileset.disable_storage:
+        return  # nothing would be found stored: each tile is made as it is read
+    firsts: dict[str, TileCoord] = {}
+    for coord in tiles:
+        firsts.setdefault(tileset.lock_name(coord), coord)
+    if len(firsts) > 1:
+        tileset.runner.map(
+            [functools.partial(get_tile, c, tileset) for c in firsts.values()]
+        )
 
 
 @attrs.define
