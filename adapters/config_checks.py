@@ -36,21 +36,11 @@ NOT_SUPPORTED: dict[str, dict[str, str]] = {
     "source": {},
     "cache": {
         "image": IGNORED,
-        "bulk_meta_tiles": IGNORED,
-        "refresh_before": IGNORED,
-        "upscale_tiles": IGNORED,
-        "downscale_tiles": IGNORED,
-        "use_direct_from_level": IGNORED,
-        "use_direct_from_res": IGNORED,
-        "cache_rescaled_tiles": IGNORED,
-        "dimensions": ERROR,
     },
     "layer": {
         "wmts_kvp_legendurl": IGNORED,
         "wmts_rest_legendurl": IGNORED,
         "nominal_scale": IGNORED,
-        "tile_sources": ERROR,
-        "dimensions": ERROR,
     },
 }
 
@@ -125,6 +115,7 @@ def check_references(conf: TilegateConf, data: dict[object, object]) -> list[str
             for i, g in enumerate(cache.grids)
             if g not in grids
         ]
+        errors += _direct_source(cache, path)
     errors += _cache_cycles(conf)
     errors += _cache_limits(conf)
     for name, source in conf.sources.items():
@@ -154,9 +145,24 @@ def _layer_references(layer: LayerConf, path: str, conf: TilegateConf) -> list[s
         for i, s in enumerate(layer.sources)
         if (problem := source_reference(s, f"{path}.sources[{i}]", conf))
     ]
+    errors += [
+        f"unknown cache {s!r} (tile_sources are caches) @ {path}.tile_sources[{i}]"
+        for i, s in enumerate(layer.tile_sources)
+        if s not in conf.caches
+    ]
     for index, child in enumerate(layer.layers):
         errors += _layer_references(child, f"{path}.layers[{index}]", conf)
     return errors
+
+
+def _direct_source(cache: CacheConf, path: str) -> list[str]:
+    # As MapProxy: the maps that bypass the cache come from its one source.
+    for key in ("use_direct_from_level", "use_direct_from_res"):
+        if getattr(cache, key) is not None and (
+            isinstance(cache.sources, BandMergeConf) or len(cache.sources) != 1
+        ):
+            return [f"{key} needs a cache with exactly one source @ {path}.{key}"]
+    return []
 
 
 def cache_source_paths(cache: CacheConf, path: str) -> list[tuple[str, str]]:

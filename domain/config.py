@@ -11,9 +11,11 @@ from typing import Any, Literal
 
 import attrs
 
+from domain.dimensions import Dimension
 from domain.errors import ConfigValueError
 from domain.inspire_config import InspireConf
 from domain.res_range import ResRange, res_range
+from domain.time_spec import TimeSpec
 from domain.watermark import WatermarkConf
 
 Number = float | int
@@ -37,6 +39,34 @@ def _non_negative(
 ) -> None:
     if value is not None and value < 0:
         raise ConfigValueError(f"{attribute.name} must not be negative, got {value}")
+
+
+def _positive(
+    instance: object, attribute: attrs.Attribute[Any], value: int | None
+) -> None:
+    if value is not None and value < 1:
+        raise ConfigValueError(f"{attribute.name} must be 1 or more, got {value}")
+
+
+def _permissions(
+    instance: object, attribute: attrs.Attribute[Any], value: str | None
+) -> None:
+    # As MapProxy: an octal mode as text ('755'); chmod'ed onto what the cache creates.
+    if value is not None and permission_bits(value) is None:
+        raise ConfigValueError(
+            f"{attribute.name} must be an octal mode like '755', got {value!r}"
+        )
+
+
+def permission_bits(mode: str | None) -> int | None:
+    """An octal mode text (`'755'`, `'0o644'`) as permission bits; None if unset or invalid."""
+    if mode is None:
+        return None
+    try:
+        bits = int(mode, 8)
+    except ValueError:
+        return None
+    return bits if 0 <= bits <= 0o7777 else None
 
 
 @attrs.frozen
@@ -80,6 +110,8 @@ class CoverageConf:
 
     srs: str | None = None
     bbox: BboxConf | None = None
+    # MapProxy's older spelling of a bbox's SRS; it wins over `srs`, as in MapProxy.
+    bbox_srs: str | None = None
     polygons: str | None = None
     polygons_srs: str | None = None
     datasource: str | None = None
@@ -463,6 +495,10 @@ class FileCacheBackendConf:
     directory: str | None = None
     use_grid_names: bool = False
     tile_lock_dir: str | None = None
+    directory_permissions: str | None = attrs.field(
+        default=None, validator=_permissions
+    )
+    file_permissions: str | None = attrs.field(default=None, validator=_permissions)
 
 
 @attrs.frozen
@@ -474,6 +510,10 @@ class MBTilesBackendConf:
     sqlite_timeout: float | None = attrs.field(default=None, validator=_positive_number)
     sqlite_wal: bool | None = None
     tile_lock_dir: str | None = None
+    directory_permissions: str | None = attrs.field(
+        default=None, validator=_permissions
+    )
+    file_permissions: str | None = attrs.field(default=None, validator=_permissions)
 
 
 @attrs.frozen
@@ -487,6 +527,10 @@ class SqliteBackendConf:
     tile_lock_dir: str | None = None
     # Seconds a tile stays valid; 0 keeps tiles forever.
     ttl: int = attrs.field(default=0, validator=_non_negative)
+    directory_permissions: str | None = attrs.field(
+        default=None, validator=_permissions
+    )
+    file_permissions: str | None = attrs.field(default=None, validator=_permissions)
 
 
 def _table_name(
@@ -509,6 +553,10 @@ class GeoPackageBackendConf:
     table_name: str | None = attrs.field(default=None, validator=_table_name)
     levels: bool = False
     tile_lock_dir: str | None = None
+    directory_permissions: str | None = attrs.field(
+        default=None, validator=_permissions
+    )
+    file_permissions: str | None = attrs.field(default=None, validator=_permissions)
 
 
 CacheBackendConf = (
@@ -613,6 +661,33 @@ class CacheConf:
     tile_lock_dir: str | None = None
     cache: CacheBackendConf = attrs.Factory(FileCacheBackendConf)
     watermark: WatermarkConf | None = None
+    # A stored tile older than this is made again when it is asked for.
+    refresh_before: TimeSpec | None = None
+    # A missing tile is made from stored tiles up to this many levels coarser (upscale) or
+    # finer (downscale) when no source can make it; stored only with cache_rescaled_tiles.
+    upscale_tiles: int = attrs.field(default=0, validator=_non_negative)
+    downscale_tiles: int = attrs.field(default=0, validator=_non_negative)
+    cache_rescaled_tiles: bool = False
+    # WMS maps this fine or finer come from the (one) source, not the cache.
+    use_direct_from_level: int | None = attrs.field(
+        default=None, validator=_non_negative
+    )
+    use_direct_from_res: float | None = attrs.field(
+        default=None, validator=_positive_number
+    )
+    concurrent_tile_creators: int | None = attrs.field(
+        default=None, validator=_positive
+    )
+    bulk_meta_tiles: bool | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if (
+            self.use_direct_from_level is not None
+            and self.use_direct_from_res is not None
+        ):
+            raise ConfigValueError(
+                "set use_direct_from_level or use_direct_from_res, not both"
+            )
 
     def source_names(self) -> tuple[str, ...]:
         """Every source and cache the cache is made from, each once."""
@@ -622,12 +697,23 @@ class CacheConf:
 
 
 @attrs.frozen
+class DimensionConf:
+    """A layer's `dimensions:` entry: the values offered and the default (else the last)."""
+
+    values: tuple[str, ...]
+    default: str | None = None
+
+
+@attrs.frozen
 class LayerConf:
     """A `layers:` entry; a group when it has `layers` of its own."""
 
     name: str | None = None
     title: str = ""
     sources: tuple[str, ...] = ()
+    # The caches TMS, WMTS and KML serve this layer from (each grid a tile set), instead of
+    # `sources`, which WMS still draws.
+    tile_sources: tuple[str, ...] = ()
     layers: tuple[LayerConf, ...] = ()
     md: dict[str, object] | None = None
     # A legend image (http(s) or file:// URL) used instead of the sources' legends.
@@ -637,9 +723,16 @@ class LayerConf:
     max_res: float | None = None
     min_scale: float | None = None
     max_scale: float | None = None
+    # TIME, ELEVATION, DIM_*: name -> values (and default) a request may pick from.
+    dimensions: dict[str, DimensionConf] | None = None
 
     def __attrs_post_init__(self) -> None:
         res_range(self.min_res, self.max_res, self.min_scale, self.max_scale)
+        for name, dim in (self.dimensions or {}).items():
+            try:
+                Dimension.from_conf(name, dim.values, dim.default)
+            except ConfigValueError as exc:
+                raise ConfigValueError(f"dimensions[{name!r}]: {exc}") from None
 
 
 @attrs.frozen
@@ -652,7 +745,12 @@ class GlobalsCacheConf:
     minimize_meta_requests: bool = False
     link_single_color_images: bool = False
     max_tile_limit: int = 500
-    concurrent_tile_creators: int = 2
+    concurrent_tile_creators: int = attrs.field(default=2, validator=_positive)
+    bulk_meta_tiles: bool = False
+    directory_permissions: str | None = attrs.field(
+        default=None, validator=_permissions
+    )
+    file_permissions: str | None = attrs.field(default=None, validator=_permissions)
     lock_timeout: float = 60.0
     # MapProxy reads these two for mbtiles and sqlite caches that do not set them.
     sqlite_timeout: float = attrs.field(default=30.0, validator=_positive_number)
@@ -757,6 +855,18 @@ class WMSAttributionConf:
 
 
 @attrs.frozen
+class BboxSrsConf:
+    """A `services.wms.bbox_srs` entry with its own extent: `bbox` (x/y order) in `srs`."""
+
+    srs: str
+    bbox: BboxConf
+
+
+# A `bbox_srs` entry: an SRS code, or an SRS with the bbox to advertise in it.
+BboxSrsEntry = str | BboxSrsConf
+
+
+@attrs.frozen
 class WMSServiceConf:
     """`services.wms`; defaults are MapProxy's."""
 
@@ -819,15 +929,3 @@ class TilegateConf:
     sources: dict[str, SourceConf] = attrs.Factory(dict)
     grids: dict[str, GridConf] = attrs.Factory(dict)
     globals: GlobalsConf = attrs.Factory(GlobalsConf)
-
-
-@attrs.frozen
-class BboxSrsConf:
-    """A `services.wms.bbox_srs` entry with its own extent: `bbox` (x/y order) in `srs`."""
-
-    srs: str
-    bbox: BboxConf
-
-
-# A `bbox_srs` entry: an SRS code, or an SRS with the bbox to advertise in it.
-BboxSrsEntry = str | BboxSrsConf

@@ -22,7 +22,7 @@ from domain.render import TileReader, render_from_cache
 from domain.reprojecting_source import reprojected_image
 from domain.res_range import ResRange
 from domain.source_limits import LimitedSource, clip
-from domain.srs import SRS, srs
+from domain.srs import SRS, srs, transform_bbox
 from domain.tiles import TileSet
 from domain.warp import Resampling
 
@@ -34,6 +34,24 @@ class CachedSource:
     """A cache used as a layer's source: one tile set per grid."""
 
     tilesets: tuple[TileSet, ...]
+    # `use_direct_from_level`/`use_direct_from_res`: maps this fine (a resolution in the units
+    # of the cache's first grid) or finer come from the cache's source, and are not stored.
+    direct: DirectSource | None = None
+    direct_res: float | None = None
+
+    def bypassed(self, query: MapQuery) -> DirectSource | None:
+        """The source to ask instead of the cache for query, if any."""
+        if self.direct is None or self.direct_res is None:
+            return None
+        grid = self.tilesets[0].grid
+        try:
+            bbox = transform_bbox(query.bbox, query.srs, grid.srs)
+        except ValueError:
+            return None
+        res = min(bbox.width / query.size[0], bbox.height / query.size[1])
+        # As MapProxy: coarser than the threshold is the cache's; the tolerance keeps a map
+        # at exactly the level's resolution from falling to the cache by a rounding.
+        return self.direct if res <= self.direct_res * (1 + 1e-9) else None
 
 
 @attrs.frozen
@@ -111,6 +129,8 @@ def render_map(
 def _render_source(
     query: MapQuery, source: LayerSource, read: TileReader, options: MapOptions
 ) -> Image.Image:
+    if isinstance(source, CachedSource) and (direct := source.bypassed(query)):
+        source = direct
     if isinstance(source, CachedSource):
         return render_from_cache(
             query, source.tilesets, read, options.resampling, options.max_tiles
@@ -177,10 +197,6 @@ def extent_bbox(area: Coverage, target: SRS) -> Bbox | None:
         return None
 
 
-def _blank(size: tuple[int, int]) -> Image.Image:
-    return Image.new("RGBA", size, (0, 0, 0, 0))
-
-
 def limited_extent_bbox(area: Coverage, target: SRS, limit: Bbox | None) -> Bbox | None:
     """The bbox of area in target, kept within `limit` (a configured bbox in target): limit
     itself where area covers all of it, else the bbox of their overlap; None without one."""
@@ -199,3 +215,7 @@ def limited_extent_bbox(area: Coverage, target: SRS, limit: Bbox | None) -> Bbox
         return intersection([area, moved]).transformed(target).bbox
     except (ConfigValueError, ValueError):
         return None
+
+
+def _blank(size: tuple[int, int]) -> Image.Image:
+    return Image.new("RGBA", size, (0, 0, 0, 0))

@@ -6,7 +6,7 @@ import contextlib
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import attrs
 
@@ -21,9 +21,12 @@ from adapters.http_client import HttpClient
 from adapters.mapnik_source import MapnikSource
 from adapters.mapserver_source import MapServerSource
 from adapters.mbtiles_cache import MBTilesCache
+from adapters.permissions import Permissions
 from adapters.sqlite_cache import sqlite_levels
 from adapters.sqlite_db import LevelFiles
+from adapters.thread_runner import ThreadRunner
 from adapters.tile_source import TileSource
+from adapters.time_spec import bad_key, moment_of
 from adapters.wms_source import StaticLegend, WMSSource
 from adapters.xslt import XSLTransform
 from domain.band_merge import BandMerge
@@ -31,6 +34,7 @@ from domain.cache_source import CacheSource
 from domain.config import (
     ArcGISSourceConf,
     BandMergeConf,
+    CacheBackendConf,
     CacheConf,
     DebugSourceConf,
     FileCacheBackendConf,
@@ -49,12 +53,15 @@ from domain.config import (
     TilegateConf,
     TileSourceConf,
     WMSSourceConf,
+    permission_bits,
     source_opacity,
     split_tag,
     supported_srs,
 )
 from domain.coverage import coverage_from_conf
-from domain.errors import ConfigValueError, SourceError
+from domain.dimension_tiles import DimensionTileSets
+from domain.dimensions import LayerDimensions, dimensions_of
+from domain.errors import ConfigError, ConfigValueError, SourceError
 from domain.featureinfo import InfoTransform
 from domain.formats import MIXED, PNG, ImageFormat
 from domain.grid import Grid
@@ -62,6 +69,7 @@ from domain.grids import resolve_grids
 from domain.image_options import encode_options, resolve_format
 from domain.ports import MapSource, StoredTile, TileCache
 from domain.reprojecting_source import ReprojectingSource
+from domain.rescale import Rescale, sourceless_levels
 from domain.source_limits import LimitedSource
 from domain.srs import srs as make_srs
 from domain.tiles import TileSet
@@ -83,6 +91,9 @@ class TileLayer:
     title: str
     tilesets: tuple[TileSet, ...]
     md: dict[str, object]
+    dimensions: LayerDimensions | None = None
+    # The tile sets of each combination of dimension values, made as requests ask.
+    variants: DimensionTileSets = attrs.Factory(DimensionTileSets)
 
 
 @attrs.frozen
@@ -119,15 +130,19 @@ def bootstrap(
     caches = {name: wiring.tilesets(name) for name in conf.caches}
     layers: dict[str, TileLayer] = {}
     for layer in _named_layers(conf.layers):
-        # As MapProxy: a layer is tiled when its only source is a cache.
-        if (
-            len(layer.sources) == 1
-            and layer.sources[0] in caches
-            and layer.name is not None
+        # As MapProxy: a layer is tiled when its only source is a cache, or from the
+        # caches of its `tile_sources` (each grid of each a tile set), whatever `sources` are.
+        tiled = layer.tile_sources or layer.sources
+        if layer.name is not None and (
+            layer.tile_sources or (len(tiled) == 1 and tiled[0] in caches)
         ):
-            tilesets = caches[layer.sources[0]]
+            tilesets = tuple(ts for cache in tiled for ts in caches[cache])
             layers[layer.name] = TileLayer(
-                layer.name, layer.title, tilesets, dict(layer.md or {})
+                layer.name,
+                layer.title,
+                tilesets,
+                dict(layer.md or {}),
+                dimensions_of(layer),
             )
     allow_origin = conf.globals.http.access_control_allow_origin
     return AppState(
@@ -204,14 +219,19 @@ class _Wiring:
                     self.conf.globals.cache.max_tile_limit,
                 )
             else:
-                self.sources[name] = _make_source(
-                    _tagged(self.conf.sources, name),
-                    self.grids,
-                    self.http,
-                    self.here,
-                    self.seeding,
-                    self.conf.globals,
-                )
+                try:
+                    self.sources[name] = _make_source(
+                        _tagged(self.conf.sources, name),
+                        self.grids,
+                        self.http,
+                        self.here,
+                        self.seeding,
+                        self.conf.globals,
+                    )
+                except (ConfigValueError, OSError) as exc:
+                    # A coverage is only read here (its file, its SRS): name where it is.
+                    key = f"$.sources[{split_tag(name)[0]!r}]"
+                    raise ConfigError("configuration", [f"{exc} @ {key}"]) from exc
         return self.sources[name]
 
     def cache_source(self, name: str) -> MapSource:
@@ -236,7 +256,10 @@ class _Wiring:
             directory = self.here / tile_lock_dir
         else:
             directory = self.here / (cache.cache_dir or self.base_dir) / "tile_locks"
-        return self.lockers.setdefault(directory, FcntlLocker(directory))
+        return self.lockers.setdefault(
+            directory,
+            FcntlLocker(directory, _permissions(cache.cache, self.conf.globals.cache)),
+        )
 
     def store(self, name: str, cache: CacheConf, grid: Grid) -> TileCache:
         """Where a cache keeps its tiles in one grid."""
@@ -261,6 +284,7 @@ class _Wiring:
             link_single_color_images=_pick(
                 cache.link_single_color_images, g.link_single_color_images
             ),
+            permissions=_permissions(cache.cache, g),
         )
         # Temp files of writers killed mid-write (a crash, a worker timeout) go at start.
         files.remove_orphans()
@@ -321,9 +345,43 @@ class _Wiring:
                 band_merge=BandMerge.from_conf(cache.sources)
                 if isinstance(cache.sources, BandMergeConf)
                 else None,
+                **self.cache_options(name, cache, self.grids[grid_name], sources),
             )
             for grid_name in cache.grids
         )
+
+    def cache_options(
+        self, name: str, cache: CacheConf, grid: Grid, sources: tuple[MapSource, ...]
+    ) -> dict[str, Any]:
+        """A tile set's `refresh_before`, rescaling, bulk meta-tiles and concurrency."""
+        g = self.conf.globals.cache
+        options: dict[str, Any] = {
+            "bulk_meta_tiles": _pick(cache.bulk_meta_tiles, g.bulk_meta_tiles),
+            "runner": ThreadRunner(
+                _pick(cache.concurrent_tile_creators, g.concurrent_tile_creators)
+            ),
+        }
+        if cache.refresh_before is not None:
+            try:
+                options["refresh_before"] = moment_of(
+                    cache.refresh_before, self.here, time.time
+                )
+            except ConfigValueError as exc:
+                key = bad_key(cache.refresh_before)
+                raise ConfigError(
+                    "configuration",
+                    [f"{exc} @ $.caches[{name!r}].refresh_before.{key}"],
+                ) from exc
+        if cache.upscale_tiles or cache.downscale_tiles:
+            options["rescale"] = Rescale(
+                sourceless_levels(grid, sources),
+                read_tile,
+                upscale=cache.upscale_tiles,
+                downscale=cache.downscale_tiles,
+                store=cache.cache_rescaled_tiles,
+                resampling=self.conf.globals.image.resampling_method,
+            )
+        return options
 
 
 def _tagged(sources: dict[str, SourceConf], name: str) -> SourceConf:
@@ -361,6 +419,7 @@ def _sqlite_store(
     """An SQLite-based store, its files named and placed as MapProxy places them."""
     # WAL unless switched off: readers then never wait for a writing worker.
     wal = _pick(g.sqlite_wal, True)
+    permissions = _permissions(backend, g)
 
     def levels_dir(directory: str | None) -> Path:
         # `directory` replaces `<cache_dir>/<cache name>` for the level files of a grid.
@@ -374,6 +433,7 @@ def _sqlite_store(
                 path,
                 _pick(backend.sqlite_timeout, g.sqlite_timeout),
                 _pick(backend.sqlite_wal, wal),
+                permissions=permissions,
             )
         case SqliteBackendConf():
             return sqlite_levels(
@@ -381,22 +441,38 @@ def _sqlite_store(
                 _pick(backend.sqlite_timeout, g.sqlite_timeout),
                 _pick(backend.sqlite_wal, wal),
                 backend.ttl,
+                permissions=permissions,
             )
         case GeoPackageBackendConf():
             table = backend.table_name or f"{name}_{grid.name}"
             if backend.levels:
                 return geopackage_levels(
-                    levels_dir(backend.directory), grid, table, g.sqlite_timeout, wal
+                    levels_dir(backend.directory),
+                    grid,
+                    table,
+                    g.sqlite_timeout,
+                    wal,
+                    permissions,
                 )
             base = here / backend.directory if backend.directory else cache_dir
             path = _sqlite_file(here, base, backend.filename or f"{name}.gpkg")
-            return GeoPackageCache(path, grid, table, g.sqlite_timeout, wal)
+            return GeoPackageCache(
+                path, grid, table, g.sqlite_timeout, wal, permissions
+            )
 
 
 def _sqlite_file(here: Path, base: Path, filename: str) -> Path:
     # MapProxy reads a name starting with `./` from the configuration's directory, any
     # other relative name from the cache directory.
     return here / filename if filename.startswith("./") else base / filename
+
+
+def _permissions(backend: CacheBackendConf, g: GlobalsCacheConf) -> Permissions:
+    """A cache's `directory_permissions`/`file_permissions`, else the `globals.cache` ones."""
+    return Permissions(
+        permission_bits(_pick(backend.directory_permissions, g.directory_permissions)),
+        permission_bits(_pick(backend.file_permissions, g.file_permissions)),
+    )
 
 
 def _pick(value: T | None, default: T) -> T:

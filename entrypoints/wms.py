@@ -37,6 +37,7 @@ from entrypoints.decorate import decorate_map
 from entrypoints.http import Request, Response
 from entrypoints.ogc import AccessDeniedError, positive_int, unknown_operation
 from entrypoints.wms_capabilities import capabilities
+from entrypoints.wms_dimensions import dimension_layers
 from entrypoints.wms_exceptions import (
     FALLBACK_SIZE,
     PNG,
@@ -170,6 +171,7 @@ class WMSService:
         bgcolor = args.get("bgcolor", "0xFFFFFF")
         parse_color(bgcolor)  # a bad colour is a bad request before any rendering
         globals_ = self.state.conf.globals
+        layers = dimension_layers(layers, args, self.state)
         image = render_map(
             query,
             tuple(layers),
@@ -306,6 +308,13 @@ class WMSService:
         return ErrorStyle(version, kind, size, fmt, bgcolor, transparent)
 
 
+def _bbox_srs(entries: tuple[BboxSrsEntry, ...]) -> tuple[tuple[SRS, Bbox | None], ...]:
+    return tuple(
+        (srs(e), None) if isinstance(e, str) else (srs(e.srs), Bbox(*e.bbox))
+        for e in entries
+    )
+
+
 def _key(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in version.split("."))
 
@@ -348,10 +357,3 @@ def _check_layer_work(count: int, size: tuple[int, int], max_pixels: int) -> Non
             f" may ({MAX_LAYERS} layers, {MAX_LAYER_MAPS} times max_output_pixels)",
             param="layers",
         )
-
-
-def _bbox_srs(entries: tuple[BboxSrsEntry, ...]) -> tuple[tuple[SRS, Bbox | None], ...]:
-    return tuple(
-        (srs(e), None) if isinstance(e, str) else (srs(e.srs), Bbox(*e.bbox))
-        for e in entries
-    )

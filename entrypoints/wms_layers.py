@@ -127,9 +127,31 @@ def _wms_behind(sources: Iterable[MapSource]) -> list[WMSSource | ArcGISSource]:
     return found
 
 
+def _cached_source(name: str, state: AppState) -> CachedSource:
+    """A cache as WMS draws it; with `use_direct_from_level`/`_res`, its one source (as the
+    cache asks it) draws the finer maps."""
+    tilesets = state.caches[name]
+    conf = state.conf.caches[name]
+    grid = tilesets[0].grid
+    direct_res = conf.use_direct_from_res
+    if conf.use_direct_from_level is not None:
+        level = conf.use_direct_from_level
+        # A level beyond the grid: no map is that fine.
+        direct_res = grid.res[level] if level < grid.num_levels else None
+    if direct_res is None:
+        return CachedSource(tilesets)
+    (source_name,) = conf.source_names()
+    source_conf = state.conf.sources.get(split_tag(source_name)[0])
+    supported = None
+    if isinstance(source_conf, TileSourceConf):
+        supported = (state.grids[source_conf.grid].srs,)
+    direct = DirectSource(tilesets[0].sources[0], supported)
+    return CachedSource(tilesets, direct, direct_res)
+
+
 def _layer_source(name: str, state: AppState) -> LayerSource:
     if name in state.caches:
-        return CachedSource(state.caches[name])
+        return _cached_source(name, state)
     conf = state.conf.sources[split_tag(name)[0]]
     supported: tuple[SRS, ...] | None = None
     if codes := supported_srs(conf):

@@ -440,11 +440,10 @@ def test_unsupported_options_that_would_change_the_data_are_errors(
         grids:
           g: {srs: 'EPSG:4326', align_resolutions_with: GLOBAL_GEODETIC}
         layers:
-          - {name: l, title: L, sources: [c], tile_sources: [d]}
+          - {name: l, title: L, sources: [c]}
         """,
     ) == [
         "align_resolutions_with is not supported yet @ $.grids['g'].align_resolutions_with",
-        "tile_sources is not supported yet @ $.layers[0].tile_sources",
         "cache type 'redis' is not supported yet @ $.caches['c'].cache",
     ]
 
@@ -459,13 +458,13 @@ def test_unsupported_options_that_can_be_ignored_are_warnings(tmp_path: Path) ->
             req: {url: 'http://x/', layers: a}
             on_error: {500: {response: transparent}}
         caches:
-          c: {sources: [w], refresh_before: {days: 5}}
+          c: {sources: [w]}
         layers:
-          - {name: l, title: L, sources: [c], legendurl: 'http://x/l.png'}
+          - {name: l, title: L, sources: [c], legendurl: 'http://x/l.png', nominal_scale: 5}
         """,
     )
     assert loaded.warnings == (
-        "refresh_before is not supported yet and is ignored @ $.caches['c'].refresh_before",
+        "nominal_scale is not supported yet and is ignored @ $.layers[0].nominal_scale",
     )
 
 
