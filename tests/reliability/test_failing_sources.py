@@ -284,9 +284,6 @@ def test_failing_source_is_an_ogc_error_never_stored_then_recovers(
     assert stored_files(cache_dir) == []
 
     upstream.reset()
-    # the source recovers a moment later: requests that come right with a failure (within the
-    # lock's poll interval) share it, as the ones that waited for it do
-    time.sleep(0.1)
     if fault.name == "refused":
         with MapServer(port=port) as recovered:
             answer = get(app, service.path, service.query)
