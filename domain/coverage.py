@@ -148,7 +148,8 @@ def coverage_from_conf(conf: CoverageConf, read_text: Callable[[str], str]) -> C
             )
     if conf.expire_tiles is not None:
         return _expire_tiles_coverage(read_text(conf.expire_tiles), conf.clip)
-    code = (conf.polygons_srs if kind == "polygons" else None) or conf.srs
+    own_srs = {"polygons": conf.polygons_srs, "bbox": conf.bbox_srs}.get(kind)
+    code = own_srs or conf.srs
     if code is None:
         raise ConfigValueError(f"a {kind} coverage needs an srs")
     srs = make_srs(code)

@@ -17,6 +17,7 @@ from domain.errors import ConfigError
 from domain.grid import TileCoord
 from domain.tiles import TileSet, get_tile
 from entrypoints.bootstrap import bootstrap
+from entrypoints.wsgiapp import make_wsgi_app
 from tests.mapserver import MapServer
 
 
@@ -55,6 +56,24 @@ def getmaps(server: MapServer) -> list[dict[str, str]]:
     return [r.params for r in server.requests if r.params.get("REQUEST") == "GetMap"]
 
 
+def test_a_coverage_bbox_srs_is_the_srs_of_its_bbox(
+    tmp_path: Path, map_server: MapServer
+) -> None:
+    # Degrees over south-east Asia; read as EPSG:3857 (the `srs` beside it, which MapProxy
+    # ignores when `bbox_srs` is given) they would be a few metres next to 0,0.
+    coverage = {"bbox": [100, 10, 110, 20], "bbox_srs": "EPSG:4326", "srs": "EPSG:3857"}
+    tiles = tileset(tmp_path, config(wms(map_server, coverage=coverage)))
+    # Level 3, rows from the top: column 6 spans 90-135 E, column 4 spans 0-45 E,
+    # row 3 spans 0-41 N.
+    get_tile(TileCoord(4, 3, 3), tiles)
+    assert getmaps(map_server) == []
+    get_tile(TileCoord(6, 3, 3), tiles)
+    (asked,) = getmaps(map_server)
+    minx, miny, maxx, maxy = (float(v) for v in asked["BBOX"].split(","))
+    assert (round(minx), round(maxx)) == (10018754, 15028131)
+    assert (round(miny), round(maxy)) == (0, 5009377)
+
+
 def test_a_wms_layer_named_by_a_number(tmp_path: Path, map_server: MapServer) -> None:
     # ArcGIS servers number their WMS layers; YAML reads `layers: 4` as a number.
     tiles = tileset(tmp_path, config(wms(map_server, layers=4)))
@@ -72,6 +91,29 @@ def test_layers_that_are_no_names_are_still_errors(
     (problem,) = info.value.problems
     assert problem.startswith("req.layers ")
     assert problem.endswith(" @ $.sources['w']")
+
+
+@pytest.mark.parametrize(
+    ("coverage", "problem"),
+    [
+        ({"bbox": [0, 0, 1, 1]}, "a bbox coverage needs an srs"),
+        (
+            {"polygons": "nowhere.wkt", "srs": "EPSG:4326"},
+            "No such file or directory",
+        ),
+    ],
+)
+def test_a_coverage_that_cannot_be_read_is_a_config_error_naming_its_source(
+    tmp_path: Path, coverage: dict[str, Any], problem: str
+) -> None:
+    source = {"type": "wms", "req": {"url": "http://127.0.0.1:9/", "layers": "a"}}
+    path = tmp_path / "mapproxy.yaml"
+    path.write_text(yaml.safe_dump(config({**source, "coverage": coverage})))
+    with pytest.raises(ConfigError) as info:
+        make_wsgi_app(path)
+    (found,) = info.value.problems
+    assert problem in found
+    assert found.endswith("@ $.sources['w']")
 
 
 def test_environment_variables_fill_string_values(
