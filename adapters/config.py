@@ -11,7 +11,11 @@ import cattrs
 from cattrs.errors import ForbiddenExtraKeysError
 from cattrs.v import format_exception
 
-from adapters.config_checks import check_references, check_unsupported
+from adapters.config_checks import (
+    check_references,
+    check_unsupported,
+    layerless_sources,
+)
 from adapters.config_dimensions import check_dimensions
 from adapters.config_hooks import register_hooks
 from adapters.config_merge import read_yaml, resolve_includes
@@ -76,6 +80,7 @@ def _parse(
     conf, extra = structure_config(_converter, data, TilegateConf, source, errors)
     warnings += extra
     errors += check_references(conf, data)
+    warnings += layerless_sources(conf)
     errors += check_dimensions(conf, data)
     errors += check_xslt(conf, base_dir)
     errors += check_wms(conf)

@@ -183,8 +183,6 @@ def source_reference(name: str, path: str, conf: TilegateConf) -> str | None:
         return f"unknown source or cache {base!r} @ {path}"
     source = conf.sources.get(base)
     if layers is None:
-        if isinstance(source, WMSSourceConf) and "layers" not in source.req:
-            return f"source {base!r} has no req.layers: name its layers ({base}:layer1,layer2) @ {path}"
         return None
     # As MapProxy: only a WMS-like source can be asked for some of its layers.
     if not isinstance(source, WMSSourceConf):
@@ -197,6 +195,17 @@ def source_reference(name: str, path: str, conf: TilegateConf) -> str | None:
         if missing:
             return f"layers ({','.join(missing)}) not in req.layers of source {base!r} ({offered}) @ {path}"
     return None
+
+
+def layerless_sources(conf: TilegateConf) -> list[str]:
+    """Warnings for WMS sources without `req.layers`: MapProxy warns and loads them (they work
+    where used tagged, `name:layer1,layer2`; elsewhere the server is asked for no layer)."""
+    return [
+        f"source {name!r} has no req.layers: its maps name no layer unless it is used as"
+        f" {name}:layer1,layer2 @ $.sources[{name!r}].req"
+        for name, source in conf.sources.items()
+        if isinstance(source, WMSSourceConf) and "layers" not in source.req
+    ]
 
 
 def _cache_limits(conf: TilegateConf) -> list[str]:

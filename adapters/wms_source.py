@@ -239,7 +239,7 @@ class WMSSource:
             )
         ]
         params += [
-            ("QUERY_LAYERS", str(self.conf.req["layers"])),
+            ("QUERY_LAYERS", str(self.conf.req.get("layers", ""))),
             ("INFO_FORMAT", info_format),
             (pixel[0], str(query.pos[0])),
             (pixel[1], str(query.pos[1])),
@@ -273,7 +273,7 @@ class WMSSource:
         if legendurl:
             return fetch_legend(str(legendurl), self.http)
         images = []
-        for layer in str(self.conf.req["layers"]).split(","):
+        for layer in str(self.conf.req.get("layers", "")).split(","):
             params = [
                 *((k, v) for k, v in self._fixed if k not in ("LAYERS", "STYLES")),
                 ("SERVICE", "WMS"),

@@ -104,10 +104,12 @@ def test_bad_tagged_sources_are_config_errors(map_server: MapServer) -> None:
         "tagged sources (t:a) are only supported for wms sources @ $.caches['c'].sources[0]",
         "layers (x) not in req.layers of source 'w' (a,b,c) @ $.caches['c'].sources[1]",
     ]
-    conf = config({"w": wms(map_server, None)}, ["w"])
-    assert problems(conf) == [
-        "source 'w' has no req.layers: name its layers (w:layer1,layer2) @ $.caches['c'].sources[0]"
-    ]
+    # As MapProxy: a WMS source without req.layers is a warning, not an error.
+    loaded = parse_config(config({"w": wms(map_server, None)}, ["w"]), "t.yaml")
+    assert loaded.warnings == (
+        "source 'w' has no req.layers: its maps name no layer unless it is used as"
+        " w:layer1,layer2 @ $.sources['w'].req",
+    )
     conf = config({"w": wms(map_server)}, ["w"])
     conf["layers"][0]["sources"] = ["nowhere:a"]
     assert problems(conf) == [
