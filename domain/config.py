@@ -234,8 +234,8 @@ class WMSSourceConf:
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.req.get("url"), str) or not self.req["url"]:
             raise ConfigValueError("req.url is required for a wms source")
-        # Without req.layers the source is only used tagged (`name:layer1,layer2`): the
-        # config check requires the layers where it is used untagged.
+        # Without req.layers the source names its layers where it is used tagged
+        # (`name:layer1,layer2`); elsewhere it asks for none (a warning, as in MapProxy).
         layers = self.req.get("layers")
         if layers is not None and (not isinstance(layers, str) or not layers):
             raise ConfigValueError("req.layers must be layer names")
