@@ -28,6 +28,13 @@ class EncodeOptions:
     jpeg_quality: int = 90
     # How a PNG with more than 256 colours is reduced; mediancut only where it is opaque.
     quantizer: Quantizer = "fastoctree"
+    # The palette's size where paletted (MapProxy's `colors`).
+    colors: int = attrs.field(
+        default=256, validator=attrs.validators.in_(range(1, 257))
+    )
+    # A PNG's pixel mode where it is not paletted, or after palette reduction (MapProxy reduces
+    # the colours of an RGB(A) PNG too, unless `colors: 0`); None keeps the image's own.
+    mode: Literal["RGB", "RGBA"] | None = None
 
 
 def decode(data: bytes, size: tuple[int, int]) -> Image.Image:
@@ -141,26 +148,27 @@ def encode(img: Image.Image, fmt: ImageFormat, opts: EncodeOptions) -> bytes:
     fmt = concrete_format(img, fmt)
     if fmt.pil_name == "JPEG":
         img.convert("RGB").save(out, "JPEG", quality=opts.jpeg_quality)
-    elif (
-        fmt.pil_name == "PNG"
-        and opts.paletted
-        and img.width * img.height <= PALETTE_MAX_PIXELS
-    ):
-        _to_palette(img, opts.quantizer).save(out, "PNG", optimize=False)
+    elif fmt.pil_name == "PNG":
+        if opts.paletted and img.width * img.height <= PALETTE_MAX_PIXELS:
+            img = _to_palette(img, opts.quantizer, opts.colors)
+        if opts.mode is not None:
+            img = img.convert(opts.mode)
+        img.save(out, "PNG", optimize=False)
     else:
         img.save(out, fmt.pil_name)
     return out.getvalue()
 
 
-def _to_palette(img: Image.Image, quantizer: Quantizer) -> Image.Image:
-    """An 8-bit image: exact where the image has at most 256 colours, quantised otherwise."""
-    if img.mode == "P":
+def _to_palette(img: Image.Image, quantizer: Quantizer, size: int) -> Image.Image:
+    """An 8-bit image of at most size colours: exact where the image has that few, quantised
+    otherwise."""
+    if img.mode == "P" and size == 256:
         return img
     if img.mode not in ("RGB", "RGBA"):
         img = img.convert("RGBA")
-    colors = img.getcolors(256)
+    colors = img.getcolors(size)
     if colors is None:
-        return _quantize(img, quantizer)
+        return _quantize(img, quantizer, size)
     # Colours are tuples in RGB(A) mode; an RGB image's are opaque.
     palette = [(*c, 255)[:4] for _, c in colors if isinstance(c, tuple)]
     if len(palette) == 1:
@@ -184,15 +192,15 @@ def _to_palette(img: Image.Image, quantizer: Quantizer) -> Image.Image:
     return out
 
 
-def _quantize(img: Image.Image, quantizer: Quantizer) -> Image.Image:
-    """More than 256 colours reduced to 256. Pillow's octree keeps alpha; on an opaque image
+def _quantize(img: Image.Image, quantizer: Quantizer, size: int) -> Image.Image:
+    """More than size colours reduced to size. Pillow's octree keeps alpha; on an opaque image
     it is given RGB, where it finds several times more of the colours of a smooth gradient."""
     if has_transparency(img):
         # Pillow's median cut cannot keep alpha: images with transparency use the octree.
-        return img.convert("RGBA").quantize(256, method=Image.Quantize.FASTOCTREE)
+        return img.convert("RGBA").quantize(size, method=Image.Quantize.FASTOCTREE)
     method = (
         Image.Quantize.MEDIANCUT
         if quantizer == "mediancut"
         else Image.Quantize.FASTOCTREE
     )
-    return img.convert("RGB").quantize(256, method=method)
+    return img.convert("RGB").quantize(size, method=method)
