@@ -16,7 +16,7 @@ from PIL import Image
 from domain import imaging
 from domain.formats import image_format
 from domain.ports import MapQuery, MapSource, SourceImage
-from domain.srs import SRS, same_srs, transform_bbox
+from domain.srs import SRS, same_srs, srs_settings, transform_bbox
 from domain.warp import GeoImage, Resampling, warp
 
 _LOSSLESS = imaging.EncodeOptions(paletted=False)
@@ -91,10 +91,15 @@ def _warped(
 
 
 def request_srs(wanted: SRS, supported: tuple[SRS, ...] | None) -> SRS:
-    """The SRS to ask a source in: the wanted one if served, else the first served one of the
-    same kind (geographic or projected), else the first served one, as MapProxy picks."""
+    """The SRS to ask a source in: the wanted one if served, else the first served one of
+    `globals.srs.preferred_src_proj` for it, else the first served one of the same kind
+    (geographic or projected), else the first served one, as MapProxy picks."""
     if not supported or any(same_srs(wanted, s) for s in supported):
         return wanted
+    for code in srs_settings().preferred_src.get(wanted.code, ()):
+        served = [s for s in supported if same_srs(SRS(code), s)]
+        if served:
+            return served[0]
     return next(
         (s for s in supported if s.is_latlong == wanted.is_latlong), supported[0]
     )

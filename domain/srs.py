@@ -23,6 +23,30 @@ _ALIASES = {
 
 
 @attrs.frozen
+class SrsSettings:
+    """`globals.srs`: codes whose axis order is declared (north/east or east/north) instead of
+    taken from the EPSG database, and per target SRS the source SRS to reproject from first."""
+
+    axis_order_ne: frozenset[str] = frozenset()
+    axis_order_en: frozenset[str] = frozenset()
+    preferred_src: dict[str, tuple[str, ...]] = attrs.field(factory=dict, hash=False)
+
+
+# Process-wide (MapProxy keeps them in its base configuration): set by the composition root
+# when a configuration is loaded; in a process serving several, the last one loaded wins.
+_settings = SrsSettings()
+
+
+def configure_srs(settings: SrsSettings) -> None:
+    global _settings
+    _settings = settings
+
+
+def srs_settings() -> SrsSettings:
+    return _settings
+
+
+@attrs.frozen
 class SRS:
     """A spatial reference system known by its code (`EPSG:4326`, `EPSG:900913`, `CRS:84`)."""
 
@@ -39,7 +63,9 @@ class SRS:
     @property
     def is_axis_order_ne(self) -> bool:
         """True where the official axis order is north/east (WMS 1.3.0 must flip these)."""
-        if self.code.upper().startswith("CRS:"):
+        if self.code in _settings.axis_order_ne:
+            return True
+        if self.code in _settings.axis_order_en or self.code.upper().startswith("CRS:"):
             return False
         axes = self.crs.axis_info
         return len(axes) >= 2 and axes[0].direction.lower() in ("north", "south")
