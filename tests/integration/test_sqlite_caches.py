@@ -26,6 +26,7 @@ from adapters.geopackage_cache import (
 )
 from adapters.mbtiles_cache import MBTilesCache
 from adapters.sqlite_cache import sqlite_levels
+from domain.config import CACHE_TYPES
 from domain.errors import ConfigError
 from domain.grid import TileCoord
 from domain.grids import resolve_grids
@@ -457,8 +458,8 @@ def test_cache_types_and_options_load(tmp_path: Path) -> None:
     [
         (
             "{type: nosuch}",
-            "unknown cache type 'nosuch', expected one of file, mbtiles, sqlite,"
-            " geopackage @ $.caches['c'].cache",
+            "unknown cache type 'nosuch', expected one of"
+            f" {', '.join(CACHE_TYPES)} @ $.caches['c'].cache",
         ),
         (
             "{type: geopackage, table_name: 'x; drop'}",
