@@ -8,6 +8,7 @@ import json
 import multiprocessing
 import os
 import signal
+import stat
 import subprocess
 import time
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 
 from adapters.compact_cache import CompactCache
 from adapters.fcntl_locker import FcntlLocker
+from adapters.permissions import Permissions
 from domain.errors import StoreError
 from domain.grid import TileCoord
 from domain.ports import EncodedTile
@@ -88,6 +90,19 @@ def test_a_bundle_cut_short_is_a_miss_and_is_made_anew(
     assert cache.load(TileCoord(2, 1, 3)).data == b"new"  # type: ignore[union-attr]
     assert cache.load(TileCoord(1, 1, 3)) is None
     assert [t.coord for t in cache.stored_tiles([3])] == [TileCoord(2, 1, 3)]
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_new_bundles_and_levels_get_the_configured_modes(
+    tmp_path: Path, version: int
+) -> None:
+    cache = CompactCache(tmp_path / "c", version, Permissions(0o750, 0o640))
+    cache.store(EncodedTile(TileCoord(1, 1, 3), b"tile"))
+    made = [p for p in (tmp_path / "c").rglob("*") if p.suffix != ".lck"]
+    assert len(made) == version % 2 + 2  # L03 and the bundle (and its .bundlx)
+    for path in made:
+        mode = 0o750 if path.is_dir() else 0o640
+        assert stat.S_IMODE(path.stat().st_mode) == mode, path
 
 
 def test_a_writer_waits_for_a_bundle_only_up_to_the_lock_timeout(
