@@ -8,6 +8,7 @@ from domain.config import (
     BandMergeConf,
     CacheBackendConf,
     CacheConf,
+    CompactBackendConf,
     FileCacheBackendConf,
     GeoPackageBackendConf,
     LayerConf,
@@ -19,7 +20,7 @@ from domain.config import (
     supported_srs,
 )
 from domain.formats import MIXED, PNG
-from domain.grids import BUILTIN_GRIDS, flatten_grid_conf, grid_from_conf
+from domain.grids import BUILTIN_GRIDS, build_grid
 from domain.image_options import resolve_format
 from domain.srs import srs as make_srs
 
@@ -31,17 +32,11 @@ IGNORED, ERROR = "ignored", "error"
 NOT_SUPPORTED: dict[str, dict[str, str]] = {
     "services": {"ogcapi": IGNORED},
     "wms": {},
-    "globals": {"renderd": IGNORED, "srs": IGNORED},
-    "grid": {"align_resolutions_with": ERROR},
+    "globals": {"renderd": IGNORED},
+    "grid": {},
     "source": {},
-    "cache": {
-        "image": IGNORED,
-    },
-    "layer": {
-        "wmts_kvp_legendurl": IGNORED,
-        "wmts_rest_legendurl": IGNORED,
-        "nominal_scale": IGNORED,
-    },
+    "cache": {},
+    "layer": {},
 }
 
 
@@ -124,6 +119,7 @@ def check_references(conf: TilegateConf, data: dict[object, object]) -> list[str
         errors += _unknown_srs(
             supported_srs(source), f"$.sources[{name!r}].supported_srs"
         )
+    errors += _srs_globals(conf)
     dict_form = isinstance(data.get("layers"), dict)
     for index, layer in enumerate(conf.layers):
         errors += _layer_references(
@@ -133,7 +129,7 @@ def check_references(conf: TilegateConf, data: dict[object, object]) -> list[str
         )
     for name in conf.grids:
         try:
-            grid_from_conf(name, flatten_grid_conf(name, grids))
+            build_grid(name, grids)
         except ValueError as exc:
             errors.append(f"{exc} @ $.grids[{name!r}]")
     return errors
@@ -221,22 +217,28 @@ def _cache_limits(conf: TilegateConf) -> list[str]:
 
 def _cache_formats(cache: CacheConf, conf: TilegateConf, path: str) -> list[str]:
     """Formats that are neither a `globals.image.formats` name, `mixed` nor one we write."""
+    names = {
+        "format": cache.format,
+        "request_format": cache.request_format,
+        "image.format": cache.image.format if cache.image else None,
+    }
     formats = {
         key: resolve_format(value, conf.globals.image)
-        for key, value in (
-            ("format", cache.format),
-            ("request_format", cache.request_format),
-        )
+        for key, value in names.items()
         if value is not None
     }
     errors = [
-        f"unknown image format {getattr(cache, key)!r} @ {path}.{key}"
+        f"unknown image format {names[key]!r} @ {path}.{key}"
         for key, fmt in formats.items()
         if fmt is None
     ]
     request = formats.get("request_format")
     # As MapProxy: a mixed tile is PNG or JPEG by its transparency, which only PNG brings.
-    if formats["format"] == MIXED and request not in (None, PNG, MIXED):
+    if formats.get("image.format", formats["format"]) == MIXED and request not in (
+        None,
+        PNG,
+        MIXED,
+    ):
         errors.append(
             f"request_format must be image/png when format is mixed @ {path}.request_format"
         )
@@ -247,7 +249,10 @@ def _one_grid_only(backend: CacheBackendConf, grid_count: int, path: str) -> lis
     """Storage that MapProxy would share between a cache's grids, mixing their tiles."""
     if grid_count < 2:
         return []
-    if isinstance(backend, FileCacheBackendConf) and backend.directory is not None:
+    if (
+        isinstance(backend, FileCacheBackendConf | CompactBackendConf)
+        and backend.directory is not None
+    ):
         return [f"one directory cannot hold several grids @ {path}.directory"]
     if isinstance(backend, MBTilesBackendConf):
         return [f"one MBTiles file cannot hold several grids @ {path}"]
@@ -264,6 +269,21 @@ def _unknown_srs(codes: tuple[str, ...] | None, path: str) -> list[str]:
             make_srs(code)
         except ValueError as exc:
             errors.append(f"{exc} @ {path}[{index}]")
+    return errors
+
+
+def _srs_globals(conf: TilegateConf) -> list[str]:
+    srs_conf = conf.globals.srs
+    path = "$.globals.srs"
+    errors = _unknown_srs(srs_conf.axis_order_ne, f"{path}.axis_order_ne")
+    errors += _unknown_srs(srs_conf.axis_order_en, f"{path}.axis_order_en")
+    for target, codes in srs_conf.preferred_src_proj.items():
+        at = f"{path}.preferred_src_proj[{target!r}]"
+        try:
+            make_srs(target)
+        except ValueError as exc:
+            errors.append(f"{exc} @ {at}")
+        errors += _unknown_srs(codes, at)
     return errors
 
 

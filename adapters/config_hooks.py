@@ -37,9 +37,7 @@ UNSUPPORTED_CACHE_TYPES = frozenset(
     {
         "couchdb",
         "riak",
-        "redis",
         "s3",
-        "compact",
         "azureblob",
     }
 )

@@ -90,6 +90,8 @@ class GridConf:
     threshold_res: tuple[float, ...] | None = None
     stretch_factor: float | None = None
     max_shrink_factor: float | None = None
+    # Another grid whose resolutions this one takes (those within min_res/max_res).
+    align_resolutions_with: str | None = None
 
 
 @attrs.frozen
@@ -559,17 +561,57 @@ class GeoPackageBackendConf:
     file_permissions: str | None = attrs.field(default=None, validator=_permissions)
 
 
+def _port(instance: object, attribute: attrs.Attribute[Any], value: int) -> None:
+    if not 0 < value < 65536:
+        raise ConfigValueError(f"port must be 1 to 65535, got {value}")
+
+
+@attrs.frozen
+class RedisBackendConf:
+    """`type: redis`: tiles as keys of a Redis database, each expiring `default_ttl` seconds
+    after it was stored (0: never); keys are `<prefix>-<z>-<x>-<y>`, as MapProxy names them."""
+
+    type: Literal["redis"] = "redis"
+    host: str = "localhost"
+    port: int = attrs.field(default=6379, validator=_port)
+    db: int = attrs.field(default=0, validator=_non_negative)
+    # Default `<cache name>_<grid name>`; a prefix that is set is shared by all the grids.
+    prefix: str | None = None
+    default_ttl: int = attrs.field(default=3600, validator=_non_negative)
+    username: str | None = None
+    password: str | None = None
+    tile_lock_dir: str | None = None
+
+
+@attrs.frozen
+class CompactBackendConf:
+    """`type: compact`: ArcGIS compact cache bundles (format `version` 1 or 2, required)."""
+
+    version: Literal[1, 2]
+    type: Literal["compact"] = "compact"
+    directory: str | None = None
+    tile_lock_dir: str | None = None
+    directory_permissions: str | None = attrs.field(
+        default=None, validator=_permissions
+    )
+    file_permissions: str | None = attrs.field(default=None, validator=_permissions)
+
+
 CacheBackendConf = (
     FileCacheBackendConf
     | MBTilesBackendConf
     | SqliteBackendConf
     | GeoPackageBackendConf
+    | RedisBackendConf
+    | CompactBackendConf
 )
 CACHE_TYPES: dict[str, type[CacheBackendConf]] = {
     "file": FileCacheBackendConf,
     "mbtiles": MBTilesBackendConf,
     "sqlite": SqliteBackendConf,
     "geopackage": GeoPackageBackendConf,
+    "redis": RedisBackendConf,
+    "compact": CompactBackendConf,
 }
 
 
@@ -650,6 +692,7 @@ class CacheConf:
     grids: tuple[str, ...] = ("GLOBAL_MERCATOR",)
     format: str = "image/png"
     request_format: str | None = None
+    image: ImageFormatConf | None = None
     meta_size: tuple[int, int] | None = attrs.field(
         default=None, validator=_positive_pair
     )
@@ -725,6 +768,12 @@ class LayerConf:
     max_scale: float | None = None
     # TIME, ELEVATION, DIM_*: name -> values (and default) a request may pick from.
     dimensions: dict[str, DimensionConf] | None = None
+    # WMTS capabilities' LegendURL templates ({base_url}, {layer_name}).
+    wmts_kvp_legendurl: str | None = None
+    wmts_rest_legendurl: str | None = None
+    # Only MapProxy's OGC API Maps service reads these (not offered here): checked, unused.
+    nominal_scale: float | None = None
+    nominal_res: float | None = None
 
     def __attrs_post_init__(self) -> None:
         res_range(self.min_res, self.max_res, self.min_scale, self.max_scale)
@@ -772,16 +821,29 @@ class EncodingOptionsConf:
     quantizer: Literal["fastoctree", "mediancut"] | None = None
 
 
+def _colors(
+    instance: object, attribute: attrs.Attribute[Any], value: int | None
+) -> None:
+    if value is not None and not 0 <= value <= 256:
+        raise ConfigValueError(f"colors must be 0 (full colour) to 256, got {value}")
+
+
 @attrs.frozen
 class ImageFormatConf:
-    """A `globals.image.formats` entry: a format name (as WMS offers it) and how it is encoded.
+    """Image options: a `globals.image.formats` entry (a format name as WMS offers it) or a
+    cache's `image:`, saying how images are encoded and resampled.
 
-    `format` is the real format (`image/png`, `image/jpeg`, `mixed`; default: the entry's name);
-    `colors: 0` writes full-colour PNG, any other count paletted PNG.
+    `format` is the real format (`image/png`, `image/jpeg`, `mixed`; default: the entry's name
+    or the cache's `format`); `colors: 0` writes full-colour PNG, N a palette of at most N
+    colours; `mode` is the PNG's pixel mode (`P` paletted, `RGB`, `RGBA`); `transparent: true`
+    keeps an alpha channel where `mode` is not given.
     """
 
     format: str | None = None
-    colors: int | None = attrs.field(default=None, validator=_non_negative)
+    mode: Literal["RGB", "RGBA", "P"] | None = None
+    colors: int | None = attrs.field(default=None, validator=_colors)
+    transparent: bool | None = None
+    resampling_method: Literal["nearest", "bilinear", "bicubic"] | None = None
     encoding_options: EncodingOptionsConf = attrs.Factory(EncodingOptionsConf)
 
 
@@ -801,12 +863,24 @@ class GlobalsTilesConf:
 
 
 @attrs.frozen
+class GlobalsSrsConf:
+    """`globals.srs`: axis order overrides, PROJ data and preferred source SRS."""
+
+    axis_order_ne: tuple[str, ...] = ()
+    axis_order_en: tuple[str, ...] = ()
+    proj_data_dir: str | None = None
+    # Target SRS -> the source SRS to ask in, in order of preference.
+    preferred_src_proj: dict[str, tuple[str, ...]] = attrs.Factory(dict)
+
+
+@attrs.frozen
 class GlobalsConf:
     cache: GlobalsCacheConf = attrs.Factory(GlobalsCacheConf)
     image: GlobalsImageConf = attrs.Factory(GlobalsImageConf)
     http: HttpConf = attrs.Factory(HttpConf)
     tiles: GlobalsTilesConf = attrs.Factory(GlobalsTilesConf)
     mapserver: MapServerOptsConf = attrs.Factory(MapServerOptsConf)
+    srs: GlobalsSrsConf = attrs.Factory(GlobalsSrsConf)
 
 
 @attrs.frozen

@@ -48,10 +48,27 @@ def parse_origin(value: str | None) -> Origin:
 def resolve_grids(confs: dict[str, GridConf]) -> dict[str, Grid]:
     """Every built-in and configured grid, built; a problem names the grid it is in."""
     all_confs = BUILTIN_GRIDS | confs
-    return {
-        name: grid_from_conf(name, flatten_grid_conf(name, all_confs))
-        for name in all_confs
-    }
+    return {name: build_grid(name, all_confs) for name in all_confs}
+
+
+def build_grid(
+    name: str, confs: dict[str, GridConf], seen: tuple[str, ...] = ()
+) -> Grid:
+    """The grid `name` of `confs` (built-ins included), with the grid it aligns with built."""
+    conf = flatten_grid_conf(name, confs)
+    other = conf.align_resolutions_with
+    if other is None:
+        return grid_from_conf(name, conf)
+    if other in (*seen, name):
+        raise ConfigValueError(
+            f"grid {name!r}: align_resolutions_with forms a cycle: "
+            + " -> ".join([*seen, name, other])
+        )
+    if other not in confs:
+        raise ConfigValueError(
+            f"grid {name!r}: unknown grid {other!r} in align_resolutions_with"
+        )
+    return grid_from_conf(name, conf, build_grid(other, confs, (*seen, name)).res)
 
 
 def flatten_grid_conf(name: str, confs: dict[str, GridConf]) -> GridConf:
@@ -76,14 +93,17 @@ def flatten_grid_conf(name: str, confs: dict[str, GridConf]) -> GridConf:
     return conf
 
 
-def grid_from_conf(name: str, conf: GridConf) -> Grid:
+def grid_from_conf(
+    name: str, conf: GridConf, align_with: tuple[float, ...] | None = None
+) -> Grid:
+    """The grid for `conf`; `align_with` are the resolutions of its align_resolutions_with grid."""
     try:
-        return _build(name, conf)
+        return _build(name, conf, align_with)
     except (ConfigValueError, ValueError) as exc:
         raise ConfigValueError(f"grid {name!r}: {exc}") from exc
 
 
-def _build(name: str, conf: GridConf) -> Grid:
+def _build(name: str, conf: GridConf, align_with: tuple[float, ...] | None) -> Grid:
     srs = make_srs(conf.srs or "EPSG:900913")
     if conf.bbox is not None:
         bbox = Bbox(*conf.bbox)
@@ -97,7 +117,11 @@ def _build(name: str, conf: GridConf) -> Grid:
     if conf.res is not None:
         if conf.min_res is not None or conf.max_res is not None:
             raise ConfigValueError("res cannot be combined with min_res or max_res")
+        if align_with is not None:
+            raise ConfigValueError("res cannot be combined with align_resolutions_with")
         res = tuple(sorted(conf.res, reverse=True))
+    elif align_with is not None:
+        res = _aligned_resolutions(conf, align_with, bbox, tile_size)
     else:
         res = _resolutions(conf, bbox, tile_size)
     return Grid(
@@ -148,3 +172,32 @@ def _resolutions(
         return tuple(res)
     num_levels = conf.num_levels or (40 if sqrt2 else 20)
     return tuple(min_res / factor**i for i in range(num_levels))
+
+
+def _aligned_resolutions(
+    conf: GridConf, other: tuple[float, ...], bbox: Bbox, tile_size: tuple[int, int]
+) -> tuple[float, ...]:
+    """The other grid's resolutions from min_res (default: the bbox in one tile) down to
+    max_res, at most num_levels; with res_factor sqrt2 against a factor-2 grid the levels
+    between are added, with factor 2 against a sqrt2 grid every second level is kept, as
+    MapProxy aligns them."""
+    min_res = conf.min_res or max(bbox.width / tile_size[0], bbox.height / tile_size[1])
+    # A relative tolerance, so a bbox equal to the other grid's does not lose its first
+    # level to the last bit of a division.
+    res = [r for r in other if r <= min_res * (1 + 1e-9)]
+    if conf.max_res:
+        res = [r for r in res if r >= conf.max_res * (1 - 1e-9)]
+    if conf.num_levels:
+        res = res[: conf.num_levels]
+    if not res:
+        raise ConfigValueError(
+            f"no resolution of {conf.align_resolutions_with!r} lies between min_res and max_res"
+        )
+    if len(res) > 1:
+        step = res[0] / res[1]
+        sqrt2 = math.sqrt(2)
+        if conf.res_factor == "sqrt2" and math.isclose(step, 2.0):
+            res = [x for r in res for x in (r, r / sqrt2)]
+        elif conf.res_factor in (None, 2, 2.0) and math.isclose(step, sqrt2):
+            res = res[::2]
+    return tuple(res)

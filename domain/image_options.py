@@ -7,9 +7,12 @@ global `jpeg_quality`; any other name is a known format with the global options.
 
 from __future__ import annotations
 
-from domain.config import GlobalsImageConf, ImageFormatConf
+import attrs
+
+from domain.config import CacheConf, GlobalsImageConf, ImageFormatConf
 from domain.formats import MIXED, ImageFormat, find_format
 from domain.imaging import EncodeOptions
+from domain.warp import Resampling
 
 DEFAULT_JPEG_QUALITY = 90
 
@@ -31,18 +34,61 @@ def resolve_format(name: str, image: GlobalsImageConf) -> ImageFormat | None:
     return find_format(real)
 
 
-def encode_options(name: str, image: GlobalsImageConf) -> EncodeOptions:
-    """How images in the format called name are encoded."""
-    conf = format_conf(name, image)
-    paletted = image.paletted
+def image_conf(
+    name: str, image: GlobalsImageConf, own: ImageFormatConf | None = None
+) -> ImageFormatConf:
+    """The options for images in the format called name: its `globals.image.formats` entry,
+    overridden key by key by a cache's own `image:` (own)."""
+    conf = format_conf(name, image) or ImageFormatConf()
+    if own is None:
+        return conf
+    changes = {
+        key: value
+        for key in ("format", "mode", "colors", "transparent", "resampling_method")
+        if (value := getattr(own, key)) is not None
+    }
+    own_encoding = {
+        k: v for k, v in attrs.asdict(own.encoding_options).items() if v is not None
+    }
+    if own_encoding:
+        changes["encoding_options"] = attrs.evolve(
+            conf.encoding_options, **own_encoding
+        )
+    return attrs.evolve(conf, **changes)
+
+
+def resampling(
+    name: str, image: GlobalsImageConf, own: ImageFormatConf | None = None
+) -> Resampling:
+    """How images in the format called name are resampled."""
+    return image_conf(name, image, own).resampling_method or image.resampling_method
+
+
+def encode_options(
+    name: str, image: GlobalsImageConf, own: ImageFormatConf | None = None
+) -> EncodeOptions:
+    """How images in the format called name are encoded (with a cache's own `image:`)."""
+    conf = image_conf(name, image, own)
     quality = image.jpeg_quality or DEFAULT_JPEG_QUALITY
-    if conf is None:
-        return EncodeOptions(paletted=paletted, jpeg_quality=quality)
-    if conf.colors is not None:
-        paletted = conf.colors > 0
+    # MapProxy: `colors: 0` is full colour, and `mode: P` paletted whatever `paletted` says.
+    paletted = (
+        (image.paletted or conf.mode == "P") if conf.colors is None else conf.colors > 0
+    )
+    mode = conf.mode if conf.mode != "P" else None
+    if mode is None and conf.transparent and not paletted:
+        mode = "RGBA"
     encoding = conf.encoding_options
     return EncodeOptions(
         paletted=paletted,
         jpeg_quality=encoding.jpeg_quality or quality,
         quantizer=encoding.quantizer or "fastoctree",
+        colors=conf.colors or 256,
+        mode=mode,
     )
+
+
+def tile_format(cache: CacheConf) -> str:
+    """The format name a cache stores its tiles in: its `image.format`, else its `format`."""
+    if cache.image is not None and cache.image.format:
+        return cache.image.format
+    return cache.format

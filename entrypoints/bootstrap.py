@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import attrs
 
 from adapters.arcgis_source import ArcGISSource
+from adapters.compact_cache import CompactCache
 from adapters.config import LoadedConfig
 from adapters.debug_source import DebugSource
 from adapters.fcntl_locker import FcntlLocker
@@ -22,6 +23,8 @@ from adapters.mapnik_source import MapnikSource
 from adapters.mapserver_source import MapServerSource
 from adapters.mbtiles_cache import MBTilesCache
 from adapters.permissions import Permissions
+from adapters.proj_data import use_proj_data_dir
+from adapters.redis_cache import RedisCache
 from adapters.sqlite_cache import sqlite_levels
 from adapters.sqlite_db import LevelFiles
 from adapters.thread_runner import ThreadRunner
@@ -36,6 +39,7 @@ from domain.config import (
     BandMergeConf,
     CacheBackendConf,
     CacheConf,
+    CompactBackendConf,
     DebugSourceConf,
     FileCacheBackendConf,
     GeoJSONSourceConf,
@@ -48,6 +52,7 @@ from domain.config import (
     MapnikSourceConf,
     MapServerSourceConf,
     MBTilesBackendConf,
+    RedisBackendConf,
     SourceConf,
     SqliteBackendConf,
     TilegateConf,
@@ -66,13 +71,21 @@ from domain.featureinfo import InfoTransform
 from domain.formats import MIXED, PNG, ImageFormat
 from domain.grid import Grid
 from domain.grids import resolve_grids
-from domain.image_options import encode_options, resolve_format
+from domain.image_options import (
+    encode_options,
+    resampling,
+    resolve_format,
+    tile_format,
+)
 from domain.ports import MapSource, StoredTile, TileCache
 from domain.reprojecting_source import ReprojectingSource
 from domain.rescale import Rescale, sourceless_levels
 from domain.source_limits import LimitedSource
+from domain.srs import SrsSettings, configure_srs
 from domain.srs import srs as make_srs
 from domain.tiles import TileSet
+from domain.warp import Resampling
+from entrypoints.wmts_legend import legend_templates
 
 T = TypeVar("T")
 SqliteStore = (
@@ -94,6 +107,8 @@ class TileLayer:
     dimensions: LayerDimensions | None = None
     # The tile sets of each combination of dimension values, made as requests ask.
     variants: DimensionTileSets = attrs.Factory(DimensionTileSets)
+    # LegendURL templates of the KVP and RESTful WMTS capabilities.
+    wmts_legends: tuple[str | None, str | None] = (None, None)
 
 
 @attrs.frozen
@@ -125,6 +140,7 @@ def bootstrap(
     Relative paths are taken from `base_dir`, else the file's directory, else the current one."""
     conf = loaded.conf
     here = base_dir or (config_path.parent if config_path is not None else Path.cwd())
+    _configure_srs(conf, here)
     grids = resolve_grids(conf.grids)
     wiring = _Wiring(conf, here, grids, seeding)
     caches = {name: wiring.tilesets(name) for name in conf.caches}
@@ -143,6 +159,7 @@ def bootstrap(
                 tilesets,
                 dict(layer.md or {}),
                 dimensions_of(layer),
+                wmts_legends=legend_templates(layer, conf),
             )
     allow_origin = conf.globals.http.access_control_allow_origin
     return AppState(
@@ -234,14 +251,14 @@ class _Wiring:
                     raise ConfigError("configuration", [f"{exc} @ {key}"]) from exc
         return self.sources[name]
 
-    def cache_source(self, name: str) -> MapSource:
+    def cache_source(self, name: str, method: Resampling) -> MapSource:
         """A cache's source: one with `supported_srs` is asked in one of them and warped."""
         codes = supported_srs(self.conf.sources.get(split_tag(name)[0]))
         if codes:
             return ReprojectingSource(
                 self.source(name),
                 tuple(make_srs(code) for code in codes),
-                self.conf.globals.image.resampling_method,
+                method,
             )
         return self.source(name)
 
@@ -264,6 +281,28 @@ class _Wiring:
     def store(self, name: str, cache: CacheConf, grid: Grid) -> TileCache:
         """Where a cache keeps its tiles in one grid."""
         g = self.conf.globals.cache
+        if isinstance(cache.cache, RedisBackendConf):
+            r = cache.cache
+            return RedisCache(
+                r.host,
+                r.port,
+                f"{name}_{grid.name}" if r.prefix is None else r.prefix,
+                r.db,
+                r.default_ttl,
+                r.username,
+                r.password,
+            )
+        if isinstance(cache.cache, CompactBackendConf):
+            # As MapProxy: `directory` holds one grid, else `<cache_dir>/<cache>/<grid name>`.
+            where = cache.cache.directory or Path(
+                cache.cache_dir or self.base_dir, name, grid.name
+            )
+            return CompactCache(
+                self.here / where,
+                cache.cache.version,
+                _permissions(cache.cache, g),
+                g.lock_timeout,
+            )
         if not isinstance(cache.cache, FileCacheBackendConf):
             return _sqlite_store(
                 name,
@@ -293,13 +332,14 @@ class _Wiring:
     def formats(self, cache: CacheConf) -> tuple[ImageFormat, ImageFormat]:
         """The format a cache stores its tiles in and the one it asks its sources for."""
         image = self.conf.globals.image
-        fmt = resolve_format(cache.format, image)
+        name = tile_format(cache)
+        fmt = resolve_format(name, image)
         if fmt is None:
-            raise ConfigValueError(f"unknown image format {cache.format!r}")
-        request = resolve_format(cache.request_format or cache.format, image)
+            raise ConfigValueError(f"unknown image format {name!r}")
+        request = resolve_format(cache.request_format or name, image)
         if request is None:
             raise ConfigValueError(
-                f"unknown image format {cache.request_format or cache.format!r}"
+                f"unknown image format {cache.request_format or name!r}"
             )
         # A mixed tile is PNG or JPEG by its transparency: sources must send transparency.
         return fmt, PNG if request == MIXED else request
@@ -311,7 +351,8 @@ class _Wiring:
 
     def _tilesets(self, name: str, cache: CacheConf) -> tuple[TileSet, ...]:
         g = self.conf.globals.cache
-        sources = tuple(self.cache_source(s) for s in cache.source_names())
+        method = resampling(cache.format, self.conf.globals.image, cache.image)
+        sources = tuple(self.cache_source(s, method) for s in cache.source_names())
         fmt, request_format = self.formats(cache)
         watermark = (
             cache.watermark if cache.watermark and cache.watermark.text else None
@@ -336,7 +377,9 @@ class _Wiring:
                     cache.link_single_color_images, g.link_single_color_images
                 ),
                 lock_timeout=g.lock_timeout,
-                encode_options=encode_options(cache.format, self.conf.globals.image),
+                encode_options=encode_options(
+                    cache.format, self.conf.globals.image, cache.image
+                ),
                 watermark=watermark,
                 source_opacity=tuple(
                     source_opacity(self.conf.sources.get(split_tag(s)[0]))
@@ -379,7 +422,9 @@ class _Wiring:
                 upscale=cache.upscale_tiles,
                 downscale=cache.downscale_tiles,
                 store=cache.cache_rescaled_tiles,
-                resampling=self.conf.globals.image.resampling_method,
+                resampling=resampling(
+                    cache.format, self.conf.globals.image, cache.image
+                ),
             )
         return options
 
@@ -469,14 +514,37 @@ def _sqlite_file(here: Path, base: Path, filename: str) -> Path:
 
 def _permissions(backend: CacheBackendConf, g: GlobalsCacheConf) -> Permissions:
     """A cache's `directory_permissions`/`file_permissions`, else the `globals.cache` ones."""
+    # A Redis cache makes no files but its locks: those as `globals.cache` says.
+    own = (
+        (None, None)
+        if isinstance(backend, RedisBackendConf)
+        else (backend.directory_permissions, backend.file_permissions)
+    )
     return Permissions(
-        permission_bits(_pick(backend.directory_permissions, g.directory_permissions)),
-        permission_bits(_pick(backend.file_permissions, g.file_permissions)),
+        permission_bits(_pick(own[0], g.directory_permissions)),
+        permission_bits(_pick(own[1], g.file_permissions)),
     )
 
 
 def _pick(value: T | None, default: T) -> T:
     return default if value is None else value
+
+
+def _configure_srs(conf: TilegateConf, here: Path) -> None:
+    """`globals.srs`, which is process-wide (in PROJ and in axis order), as in MapProxy."""
+    srs_conf = conf.globals.srs
+    if srs_conf.proj_data_dir is not None:
+        use_proj_data_dir(here / srs_conf.proj_data_dir)
+    configure_srs(
+        SrsSettings(
+            axis_order_ne=frozenset(make_srs(c).code for c in srs_conf.axis_order_ne),
+            axis_order_en=frozenset(make_srs(c).code for c in srs_conf.axis_order_en),
+            preferred_src={
+                make_srs(target).code: tuple(make_srs(c).code for c in codes)
+                for target, codes in srs_conf.preferred_src_proj.items()
+            },
+        )
+    )
 
 
 def _named_layers(layers: tuple[LayerConf, ...]) -> list[LayerConf]:
@@ -539,7 +607,7 @@ def _make_plain_source(
 
 # What `tilegate export --type` writes besides the file layouts, with MapProxy's names.
 EXPORT_FILES = ("mbtile", "geopackage")
-EXPORT_TYPES = (*LAYOUTS, *EXPORT_FILES, "sqlite")
+EXPORT_TYPES = (*LAYOUTS, *EXPORT_FILES, "sqlite", "compact-v1", "compact-v2")
 
 
 @contextlib.contextmanager
@@ -548,11 +616,15 @@ def export_store(
 ) -> Iterator[TileCache]:
     """Where `tilegate export` writes, closed (its SQLite files complete) at the end.
 
-    As MapProxy's export makes them: a file layout in directory `dest`; an MBTiles or
-    GeoPackage file `dest` (its table `export_<grid>`); sqlite level files in `dest/<grid>/`.
+    As MapProxy's export makes them: a file layout or compact cache bundles in directory
+    `dest`; an MBTiles or GeoPackage file `dest` (its table `export_<grid>`); sqlite level files
+    in `dest/<grid>/`.
     """
     if kind in LAYOUTS:
         yield FileCache(dest, kind, ext)
+        return
+    if kind in ("compact-v1", "compact-v2"):
+        yield CompactCache(dest, int(kind[-1]))
         return
     # An absolute name: the cache options below then ignore their base directories.
     where = str(dest.absolute())

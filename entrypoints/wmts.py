@@ -21,6 +21,7 @@ from entrypoints.decorate import tile_decoration
 from entrypoints.http import PROXY_VARY, Request, Response
 from entrypoints.ogc import XML, unknown_operation
 from entrypoints.tile_answer import serve_tile
+from entrypoints.wmts_legend import legend_url
 
 _TEMPLATE_KEYS = (
     "Layer",
@@ -250,6 +251,12 @@ class WMTSService:
             f"      <TileMatrixSetLink><TileMatrixSet>{escape(ts.grid.name)}</TileMatrixSet></TileMatrixSetLink>\n"
             for ts in tilesets
         )
+        template = layer.wmts_legends[1 if restful else 0]
+        legend = (
+            ""
+            if template is None
+            else f'<LegendURL format="image/png" xlink:href={quoteattr(legend_url(template, base, layer.name))}/>'
+        )
         resource = ""
         if restful:
             template = (
@@ -269,7 +276,7 @@ class WMTSService:
             f"        <ows:UpperCorner>{wgs84.maxx!r} {wgs84.maxy!r}</ows:UpperCorner>\n"
             "      </ows:WGS84BoundingBox>\n"
             f"      <ows:Identifier>{escape(layer.name)}</ows:Identifier>\n"
-            '      <Style isDefault="true"><ows:Identifier>default</ows:Identifier></Style>\n'
+            f'      <Style isDefault="true"><ows:Identifier>default</ows:Identifier>{legend}</Style>\n'
             f"      <Format>{fmt.mime}</Format>\n"
             f"{self._dimensions_xml(layer, restful)}{links}{resource}"
             "    </Layer>\n"

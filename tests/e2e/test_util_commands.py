@@ -557,8 +557,8 @@ def test_export_skips_missing_tiles_unless_asked_to_fetch(
         (["--source", "osm_cache", "--grid", "x"], "cache 'osm_cache' has no grid 'x'"),
         (["--source", "osm_cache"], "narrow it with --levels or --coverage"),
         (
-            ["--source", "osm_cache", "--type", "compact-v2"],
-            "unknown --type 'compact-v2', expected one of tc, mp, tms",
+            ["--source", "osm_cache", "--type", "compact-v3"],
+            "unknown --type 'compact-v3', expected one of tc, mp, tms",
         ),
         (
             ["--source", "osm_cache", "--type", "mbtile", "--dest", "full"],

@@ -435,16 +435,13 @@ def test_unsupported_options_that_would_change_the_data_are_errors(
         sources:
           w: {type: wms, req: {url: 'http://x/', layers: a}}
         caches:
-          c: {sources: [w], cache: {type: redis}}
+          c: {sources: [w], cache: {type: azureblob}}
           d: {sources: {r: [{source: w, band: 0}]}}
-        grids:
-          g: {srs: 'EPSG:4326', align_resolutions_with: GLOBAL_GEODETIC}
         layers:
           - {name: l, title: L, sources: [c]}
         """,
     ) == [
-        "align_resolutions_with is not supported yet @ $.grids['g'].align_resolutions_with",
-        "cache type 'redis' is not supported yet @ $.caches['c'].cache",
+        "cache type 'azureblob' is not supported yet @ $.caches['c'].cache",
     ]
 
 
@@ -460,11 +457,13 @@ def test_unsupported_options_that_can_be_ignored_are_warnings(tmp_path: Path) ->
         caches:
           c: {sources: [w]}
         layers:
-          - {name: l, title: L, sources: [c], legendurl: 'http://x/l.png', nominal_scale: 5}
+          - {name: l, title: L, sources: [c], legendurl: 'http://x/l.png'}
+        globals:
+          renderd: {address: 'localhost:8080'}
         """,
     )
     assert loaded.warnings == (
-        "nominal_scale is not supported yet and is ignored @ $.layers[0].nominal_scale",
+        "renderd is not supported yet and is ignored @ $.globals.renderd",
     )
 
 
