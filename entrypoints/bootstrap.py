@@ -24,7 +24,6 @@ from adapters.mapserver_source import MapServerSource
 from adapters.mbtiles_cache import MBTilesCache
 from adapters.permissions import Permissions
 from adapters.proj_data import use_proj_data_dir
-from adapters.redis_cache import RedisCache
 from adapters.sqlite_cache import sqlite_levels
 from adapters.sqlite_db import LevelFiles
 from adapters.thread_runner import ThreadRunner
@@ -282,6 +281,9 @@ class _Wiring:
         """Where a cache keeps its tiles in one grid."""
         g = self.conf.globals.cache
         if isinstance(cache.cache, RedisBackendConf):
+            # Imported here: the redis client costs every start 30 ms, and few use it.
+            from adapters.redis_cache import RedisCache
+
             r = cache.cache
             return RedisCache(
                 r.host,
