@@ -2,30 +2,21 @@
 
 from __future__ import annotations
 
-import contextlib
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import attrs
 
 from adapters.arcgis_source import ArcGISSource
-from adapters.compact_cache import CompactCache
 from adapters.config import LoadedConfig
 from adapters.debug_source import DebugSource
 from adapters.fcntl_locker import FcntlLocker
-from adapters.file_cache import LAYOUTS, FileCache, cache_directory
 from adapters.geojson_source import GeoJSONSource
-from adapters.geopackage_cache import GeoPackageCache, geopackage_levels
 from adapters.http_client import HttpClient
 from adapters.mapnik_source import MapnikSource
 from adapters.mapserver_source import MapServerSource
-from adapters.mbtiles_cache import MBTilesCache
-from adapters.permissions import Permissions
 from adapters.proj_data import use_proj_data_dir
-from adapters.sqlite_cache import sqlite_levels
-from adapters.sqlite_db import LevelFiles
 from adapters.thread_runner import ThreadRunner
 from adapters.tile_source import TileSource
 from adapters.time_spec import bad_key, moment_of
@@ -36,28 +27,19 @@ from domain.cache_source import CacheSource
 from domain.config import (
     ArcGISSourceConf,
     BandMergeConf,
-    CacheBackendConf,
     CacheConf,
-    CompactBackendConf,
     DebugSourceConf,
-    FileCacheBackendConf,
     GeoJSONSourceConf,
-    GeoPackageBackendConf,
-    GlobalsCacheConf,
     GlobalsConf,
     HttpConf,
     LayerConf,
     LimitedSourceConf,
     MapnikSourceConf,
     MapServerSourceConf,
-    MBTilesBackendConf,
-    RedisBackendConf,
     SourceConf,
-    SqliteBackendConf,
     TilegateConf,
     TileSourceConf,
     WMSSourceConf,
-    permission_bits,
     source_opacity,
     split_tag,
     supported_srs,
@@ -84,15 +66,8 @@ from domain.srs import SrsSettings, configure_srs
 from domain.srs import srs as make_srs
 from domain.tiles import TileSet
 from domain.warp import Resampling
+from entrypoints.cache_stores import cache_permissions, cache_store, pick
 from entrypoints.wmts_legend import legend_templates
-
-T = TypeVar("T")
-SqliteStore = (
-    MBTilesCache
-    | LevelFiles[MBTilesCache]
-    | GeoPackageCache
-    | LevelFiles[GeoPackageCache]
-)
 
 
 @attrs.frozen
@@ -274,62 +249,23 @@ class _Wiring:
             directory = self.here / (cache.cache_dir or self.base_dir) / "tile_locks"
         return self.lockers.setdefault(
             directory,
-            FcntlLocker(directory, _permissions(cache.cache, self.conf.globals.cache)),
+            FcntlLocker(
+                directory, cache_permissions(cache.cache, self.conf.globals.cache)
+            ),
         )
 
     def store(self, name: str, cache: CacheConf, grid: Grid) -> TileCache:
         """Where a cache keeps its tiles in one grid."""
-        g = self.conf.globals.cache
-        if isinstance(cache.cache, RedisBackendConf):
-            # Imported here: the redis client costs every start 30 ms, and few use it.
-            from adapters.redis_cache import RedisCache
-
-            r = cache.cache
-            return RedisCache(
-                r.host,
-                r.port,
-                f"{name}_{grid.name}" if r.prefix is None else r.prefix,
-                r.db,
-                r.default_ttl,
-                r.username,
-                r.password,
-            )
-        if isinstance(cache.cache, CompactBackendConf):
-            # As MapProxy: `directory` holds one grid, else `<cache_dir>/<cache>/<grid name>`.
-            where = cache.cache.directory or Path(
-                cache.cache_dir or self.base_dir, name, grid.name
-            )
-            return CompactCache(
-                self.here / where,
-                cache.cache.version,
-                _permissions(cache.cache, g),
-                g.lock_timeout,
-            )
-        if not isinstance(cache.cache, FileCacheBackendConf):
-            return _sqlite_store(
-                name,
-                cache.cache,
-                grid,
-                self.here,
-                self.here / (cache.cache_dir or self.base_dir),
-                g,
-            )
-        directory = cache_directory(
-            self.base_dir, name, grid, cache.cache, cache.cache_dir
-        )
-        files = FileCache(
-            self.here / directory,
-            cache.cache.directory_layout,
+        return cache_store(
+            name,
+            cache,
+            grid,
+            self.here,
+            self.base_dir,
+            self.conf.globals.cache,
             # `mixed` tiles are named `.mixed` whatever they hold, as MapProxy names them.
             self.formats(cache)[0].ext,
-            link_single_color_images=_pick(
-                cache.link_single_color_images, g.link_single_color_images
-            ),
-            permissions=_permissions(cache.cache, g),
         )
-        # Temp files of writers killed mid-write (a crash, a worker timeout) go at start.
-        files.remove_orphans()
-        return files
 
     def formats(self, cache: CacheConf) -> tuple[ImageFormat, ImageFormat]:
         """The format a cache stores its tiles in and the one it asks its sources for."""
@@ -370,12 +306,12 @@ class _Wiring:
                 locker=self.locker(cache),
                 clock=time.time,
                 meta_size=cache.meta_size or g.meta_size,
-                meta_buffer=_pick(cache.meta_buffer, g.meta_buffer),
-                minimize_meta_requests=_pick(
+                meta_buffer=pick(cache.meta_buffer, g.meta_buffer),
+                minimize_meta_requests=pick(
                     cache.minimize_meta_requests, g.minimize_meta_requests
                 ),
                 disable_storage=cache.disable_storage,
-                link_single_color_images=_pick(
+                link_single_color_images=pick(
                     cache.link_single_color_images, g.link_single_color_images
                 ),
                 lock_timeout=g.lock_timeout,
@@ -401,9 +337,9 @@ class _Wiring:
         """A tile set's `refresh_before`, rescaling, bulk meta-tiles and concurrency."""
         g = self.conf.globals.cache
         options: dict[str, Any] = {
-            "bulk_meta_tiles": _pick(cache.bulk_meta_tiles, g.bulk_meta_tiles),
+            "bulk_meta_tiles": pick(cache.bulk_meta_tiles, g.bulk_meta_tiles),
             "runner": ThreadRunner(
-                _pick(cache.concurrent_tile_creators, g.concurrent_tile_creators)
+                pick(cache.concurrent_tile_creators, g.concurrent_tile_creators)
             ),
         }
         if cache.refresh_before is not None:
@@ -453,83 +389,6 @@ def read_tile(tile: StoredTile) -> bytes:
 def http_client(timeout: float | None = None) -> HttpClient:
     """An HTTP client for the command-line tools that talk to servers outside a configuration."""
     return HttpClient(HttpConf(client_timeout=timeout))
-
-
-def _sqlite_store(
-    name: str,
-    backend: MBTilesBackendConf | SqliteBackendConf | GeoPackageBackendConf,
-    grid: Grid,
-    here: Path,
-    cache_dir: Path,
-    g: GlobalsCacheConf,
-) -> SqliteStore:
-    """An SQLite-based store, its files named and placed as MapProxy places them."""
-    # WAL unless switched off: readers then never wait for a writing worker.
-    wal = _pick(g.sqlite_wal, True)
-    permissions = _permissions(backend, g)
-
-    def levels_dir(directory: str | None) -> Path:
-        # `directory` replaces `<cache_dir>/<cache name>` for the level files of a grid.
-        base = here / directory if directory else cache_dir / name
-        return base / grid.name
-
-    match backend:
-        case MBTilesBackendConf():
-            path = _sqlite_file(here, cache_dir, backend.filename or f"{name}.mbtiles")
-            return MBTilesCache(
-                path,
-                _pick(backend.sqlite_timeout, g.sqlite_timeout),
-                _pick(backend.sqlite_wal, wal),
-                permissions=permissions,
-            )
-        case SqliteBackendConf():
-            return sqlite_levels(
-                levels_dir(backend.directory),
-                _pick(backend.sqlite_timeout, g.sqlite_timeout),
-                _pick(backend.sqlite_wal, wal),
-                backend.ttl,
-                permissions=permissions,
-            )
-        case GeoPackageBackendConf():
-            table = backend.table_name or f"{name}_{grid.name}"
-            if backend.levels:
-                return geopackage_levels(
-                    levels_dir(backend.directory),
-                    grid,
-                    table,
-                    g.sqlite_timeout,
-                    wal,
-                    permissions,
-                )
-            base = here / backend.directory if backend.directory else cache_dir
-            path = _sqlite_file(here, base, backend.filename or f"{name}.gpkg")
-            return GeoPackageCache(
-                path, grid, table, g.sqlite_timeout, wal, permissions
-            )
-
-
-def _sqlite_file(here: Path, base: Path, filename: str) -> Path:
-    # MapProxy reads a name starting with `./` from the configuration's directory, any
-    # other relative name from the cache directory.
-    return here / filename if filename.startswith("./") else base / filename
-
-
-def _permissions(backend: CacheBackendConf, g: GlobalsCacheConf) -> Permissions:
-    """A cache's `directory_permissions`/`file_permissions`, else the `globals.cache` ones."""
-    # A Redis cache makes no files but its locks: those as `globals.cache` says.
-    own = (
-        (None, None)
-        if isinstance(backend, RedisBackendConf)
-        else (backend.directory_permissions, backend.file_permissions)
-    )
-    return Permissions(
-        permission_bits(_pick(own[0], g.directory_permissions)),
-        permission_bits(_pick(own[1], g.file_permissions)),
-    )
-
-
-def _pick(value: T | None, default: T) -> T:
-    return default if value is None else value
 
 
 def _configure_srs(conf: TilegateConf, here: Path) -> None:
@@ -605,43 +464,3 @@ def _make_plain_source(
             return MapServerSource.configure(conf, defaults, here, http)
         case MapnikSourceConf():
             return MapnikSource.configure(conf, here)
-
-
-# What `tilegate export --type` writes besides the file layouts, with MapProxy's names.
-EXPORT_FILES = ("mbtile", "geopackage")
-EXPORT_TYPES = (*LAYOUTS, *EXPORT_FILES, "sqlite", "compact-v1", "compact-v2")
-
-
-@contextlib.contextmanager
-def export_store(
-    kind: str, dest: Path, ext: str, grid: Grid, g: GlobalsCacheConf
-) -> Iterator[TileCache]:
-    """Where `tilegate export` writes, closed (its SQLite files complete) at the end.
-
-    As MapProxy's export makes them: a file layout or compact cache bundles in directory
-    `dest`; an MBTiles or GeoPackage file `dest` (its table `export_<grid>`); sqlite level files
-    in `dest/<grid>/`.
-    """
-    if kind in LAYOUTS:
-        yield FileCache(dest, kind, ext)
-        return
-    if kind in ("compact-v1", "compact-v2"):
-        yield CompactCache(dest, int(kind[-1]))
-        return
-    # An absolute name: the cache options below then ignore their base directories.
-    where = str(dest.absolute())
-    backend: MBTilesBackendConf | SqliteBackendConf | GeoPackageBackendConf
-    match kind:
-        case "mbtile":
-            backend = MBTilesBackendConf(filename=where)
-        case "geopackage":
-            backend = GeoPackageBackendConf(filename=where)
-        case "sqlite":
-            backend = SqliteBackendConf(directory=where)
-        case _:
-            raise ValueError(f"unknown export type {kind!r}")
-    store = _sqlite_store("export", backend, grid, Path.cwd(), Path.cwd(), g)
-    try:
-        yield store
-    finally:
-        store.close()

@@ -20,7 +20,8 @@ from domain.ports import EncodedTile, TileCache
 from domain.seeding import plan
 from domain.srs import srs as make_srs
 from domain.tiles import TileSet, get_tile
-from entrypoints.bootstrap import EXPORT_FILES, EXPORT_TYPES, bootstrap, export_store
+from entrypoints.bootstrap import bootstrap
+from entrypoints.cache_stores import EXPORT_FILES, EXPORT_TYPES, export_store
 from entrypoints.commands import quiet_logging
 
 # Other names MapProxy's export takes, and the name of the cache type for MBTiles.
