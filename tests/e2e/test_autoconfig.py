@@ -21,6 +21,7 @@ from entrypoints.cli import main
 from entrypoints.wsgiapp import make_wsgi_app
 from tests.e2e.conftest import free_port, run_command
 from tests.mapserver import MapServer, render
+from tests.wsgi_call import call
 
 BASE = """\
 services:
@@ -54,21 +55,7 @@ def read(path: Path) -> Any:
 
 
 def get(app: Any, path: str, query: str = "") -> tuple[int, dict[str, str], bytes]:
-    answer: dict[str, Any] = {}
-
-    def start_response(status: str, headers: list[tuple[str, str]]) -> None:
-        answer["status"], answer["headers"] = int(status.split()[0]), dict(headers)
-
-    environ = {
-        "REQUEST_METHOD": "GET",
-        "PATH_INFO": path,
-        "QUERY_STRING": query,
-        "SERVER_NAME": "localhost",
-        "SERVER_PORT": "80",
-        "wsgi.url_scheme": "http",
-    }
-    body = b"".join(app(environ, start_response))
-    return answer["status"], answer["headers"], body
+    return call(app, path, query)
 
 
 def same_pixels(data: bytes, bbox: Bbox, size: tuple[int, int]) -> bool:

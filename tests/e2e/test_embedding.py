@@ -9,8 +9,9 @@ import yaml
 
 from entrypoints.wsgiapp import make_wsgi_app
 from tests.e2e.conftest import VENV_BIN, fetch, free_port, start_server, stop
-from tests.integration.decorate_support import cache_files, call, config, pixels, same
+from tests.integration.decorate_support import cache_files, config, pixels, same
 from tests.mapserver import MapServer
+from tests.wsgi_call import call
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
 TILE = "/wmts/cached/GLOBAL_WEBMERCATOR/2/1/2.png"

@@ -14,6 +14,7 @@ from domain.grids import resolve_grids
 from entrypoints.app import TilegateApp
 from entrypoints.bootstrap import bootstrap
 from tests.mapserver import MapServer, render
+from tests.wsgi_call import call
 
 WEBMERCATOR = resolve_grids({})["GLOBAL_WEBMERCATOR"]
 
@@ -26,21 +27,7 @@ def make_app(tmp_path: Path, conf: dict[str, Any]) -> TilegateApp:
 def get(
     app: TilegateApp, path: str, query: str = ""
 ) -> tuple[int, dict[str, str], bytes]:
-    answer: dict[str, Any] = {}
-
-    def start_response(status: str, headers: list[tuple[str, str]]) -> None:
-        answer["status"], answer["headers"] = int(status.split()[0]), dict(headers)
-
-    environ = {
-        "REQUEST_METHOD": "GET",
-        "PATH_INFO": path,
-        "QUERY_STRING": query,
-        "SERVER_NAME": "localhost",
-        "SERVER_PORT": "80",
-        "wsgi.url_scheme": "http",
-    }
-    body = b"".join(app(environ, start_response))
-    return answer["status"], answer["headers"], body
+    return call(app, path, query)
 
 
 def tile_source_conf(server: MapServer, **source: object) -> dict[str, Any]:

@@ -18,7 +18,6 @@ from PIL import Image
 from tests.integration.decorate_support import (
     Decorator,
     cache_files,
-    call,
     config,
     make_app,
     mark,
@@ -26,6 +25,7 @@ from tests.integration.decorate_support import (
     same,
 )
 from tests.mapserver import MapServer
+from tests.wsgi_call import call
 
 MAPPROXY_PYTHON = (
     Path(

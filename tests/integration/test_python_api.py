@@ -19,12 +19,12 @@ from entrypoints.wsgiapp import make_wsgi_app, make_wsgi_app_from_dict
 from tests.integration.decorate_support import (
     Decorator,
     cache_files,
-    call,
     config,
     pixels,
     same,
 )
 from tests.mapserver import MapServer
+from tests.wsgi_call import call
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = ROOT / "docs" / "python-api.md"

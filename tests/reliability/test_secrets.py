@@ -26,6 +26,7 @@ from entrypoints.app import TilegateApp
 from entrypoints.wsgiapp import make_wsgi_app
 from tests.e2e.conftest import free_port
 from tests.mapserver import AUTH_PASSWORD, AUTH_USER, MapServer
+from tests.wsgi_call import call
 
 WRONG = "Wr0ng-S3cret"  # a rejected password is a secret too
 SECRETS = [
@@ -149,22 +150,8 @@ def urls() -> list[str]:
 def get(app: TilegateApp, url: str) -> tuple[int, str]:
     """The answer's status, and its status line, headers and body as one text to scan."""
     path, _, query = url.partition("?")
-    seen: dict[str, Any] = {}
-
-    def start_response(status: str, headers: list[tuple[str, str]]) -> None:
-        seen["status"], seen["headers"] = status, headers
-
-    environ = {
-        "REQUEST_METHOD": "GET",
-        "PATH_INFO": path,
-        "QUERY_STRING": query,
-        "SERVER_NAME": "localhost",
-        "SERVER_PORT": "80",
-        "wsgi.url_scheme": "http",
-    }
-    body = b"".join(app(environ, start_response))
-    text = f"{seen['status']} {seen['headers']} " + body.decode("latin-1")
-    return int(seen["status"].split()[0]), text
+    status, headers, body = call(app, path, query)
+    return status, f"{status} {headers} " + body.decode("latin-1")
 
 
 def test_no_answer_and_no_log_line_holds_a_credential(
