@@ -101,8 +101,24 @@ def _on_error(
 OnErrorMap = dict[int | str, OnErrorConf]
 
 
+@attrs.frozen(kw_only=True)
+class SourceLimitsConf:
+    """What every map source may limit itself by: a resolution range (`min_res`/`max_res` or
+    `min_scale`/`max_scale`) and `seed_only`."""
+
+    min_res: float | None = None
+    max_res: float | None = None
+    min_scale: float | None = None
+    max_scale: float | None = None
+    seed_only: bool = False
+
+    def res_limits(self) -> ResRange | None:
+        """The source's resolution range (None: asked at every resolution)."""
+        return res_range(self.min_res, self.max_res, self.min_scale, self.max_scale)
+
+
 @attrs.frozen
-class WMSSourceConf:
+class WMSSourceConf(SourceLimitsConf):
     """A `type: wms` source; `req` holds the WMS parameters passed upstream, `url` among them."""
 
     req: dict[str, ScalarParam]
@@ -111,15 +127,10 @@ class WMSSourceConf:
     supported_formats: tuple[str, ...] | None = None
     coverage: CoverageConf | None = None
     # Where the source is asked: resolutions (m/px) or scale denominators, not both.
-    min_res: float | None = None
-    max_res: float | None = None
-    min_scale: float | None = None
-    max_scale: float | None = None
     concurrent_requests: int = attrs.field(default=0, validator=_non_negative)
     http: HttpConf | None = None
     wms_opts: dict[str, ScalarParam] | None = None
     transparent: bool | None = None
-    seed_only: bool = False
     image: SourceImageConf | None = None
     on_error: OnErrorMap | None = attrs.field(default=None, validator=_on_error)
     # Parameters of a client's WMS request passed on to the source (uncached layers).
@@ -135,13 +146,9 @@ class WMSSourceConf:
             raise ConfigValueError("req.layers must be layer names")
         self.res_limits()
 
-    def res_limits(self) -> ResRange | None:
-        """The source's resolution range (None: asked at every resolution)."""
-        return res_range(self.min_res, self.max_res, self.min_scale, self.max_scale)
-
 
 @attrs.frozen
-class TileSourceConf:
+class TileSourceConf(SourceLimitsConf):
     """A `type: tile` source: a URL template over the source's own grid."""
 
     url: str
@@ -150,22 +157,13 @@ class TileSourceConf:
     origin: str | None = None
     transparent: bool = False
     coverage: CoverageConf | None = None
-    min_res: float | None = None
-    max_res: float | None = None
-    min_scale: float | None = None
-    max_scale: float | None = None
     concurrent_requests: int = attrs.field(default=0, validator=_non_negative)
     http: HttpConf | None = None
-    seed_only: bool = False
     image: SourceImageConf | None = None
     on_error: OnErrorMap | None = attrs.field(default=None, validator=_on_error)
 
     def __attrs_post_init__(self) -> None:
         self.res_limits()
-
-    def res_limits(self) -> ResRange | None:
-        """The source's resolution range (None: asked at every resolution)."""
-        return res_range(self.min_res, self.max_res, self.min_scale, self.max_scale)
 
 
 @attrs.frozen
@@ -210,7 +208,7 @@ class ArcGISOptsConf:
 
 
 @attrs.frozen
-class ArcGISSourceConf:
+class ArcGISSourceConf(SourceLimitsConf):
     """A `type: arcgis` source: export requests to an ArcGIS REST MapServer or ImageServer."""
 
     req: ArcGISReqConf
@@ -218,22 +216,13 @@ class ArcGISSourceConf:
     opts: ArcGISOptsConf = attrs.Factory(ArcGISOptsConf)
     supported_srs: tuple[str, ...] | None = None
     coverage: CoverageConf | None = None
-    min_res: float | None = None
-    max_res: float | None = None
-    min_scale: float | None = None
-    max_scale: float | None = None
     concurrent_requests: int = attrs.field(default=0, validator=_non_negative)
     http: HttpConf | None = None
-    seed_only: bool = False
 
     def __attrs_post_init__(self) -> None:
         if not self.req.url:
             raise ConfigValueError("req.url is required for an arcgis source")
         self.res_limits()
-
-    def res_limits(self) -> ResRange | None:
-        """The source's resolution range (None: asked at every resolution)."""
-        return res_range(self.min_res, self.max_res, self.min_scale, self.max_scale)
 
 
 @attrs.frozen
@@ -249,7 +238,7 @@ class MapServerOptsConf:
 
 
 @attrs.frozen
-class MapServerSourceConf:
+class MapServerSourceConf(SourceLimitsConf):
     """A `type: mapserver` source: WMS GetMap requests answered by the MapServer CGI binary."""
 
     req: dict[str, ScalarParam]
@@ -258,14 +247,9 @@ class MapServerSourceConf:
     supported_srs: tuple[str, ...] | None = None
     supported_formats: tuple[str, ...] | None = None
     coverage: CoverageConf | None = None
-    min_res: float | None = None
-    max_res: float | None = None
-    min_scale: float | None = None
-    max_scale: float | None = None
     concurrent_requests: int = attrs.field(default=0, validator=_non_negative)
     wms_opts: dict[str, ScalarParam] | None = None
     transparent: bool | None = None
-    seed_only: bool = False
     image: SourceImageConf | None = None
 
     def __attrs_post_init__(self) -> None:
@@ -273,10 +257,6 @@ class MapServerSourceConf:
             if not isinstance(self.req.get(key), str) or not self.req[key]:
                 raise ConfigValueError(f"req.{key} is required for a mapserver source")
         self.res_limits()
-
-    def res_limits(self) -> ResRange | None:
-        """The source's resolution range (None: asked at every resolution)."""
-        return res_range(self.min_res, self.max_res, self.min_scale, self.max_scale)
 
 
 def _layer_names(
@@ -287,7 +267,7 @@ def _layer_names(
 
 
 @attrs.frozen
-class MapnikSourceConf:
+class MapnikSourceConf(SourceLimitsConf):
     """A `type: mapnik` source: maps rendered from a Mapnik XML style (`mapfile`).
 
     `layers` limits the drawn layers to those named (a list, or one comma-separated string).
@@ -301,19 +281,10 @@ class MapnikSourceConf:
     multithreaded: bool = False
     use_mapnik2: bool | None = None
     coverage: CoverageConf | None = None
-    min_res: float | None = None
-    max_res: float | None = None
-    min_scale: float | None = None
-    max_scale: float | None = None
     concurrent_requests: int = attrs.field(default=0, validator=_non_negative)
-    seed_only: bool = False
 
     def __attrs_post_init__(self) -> None:
         self.res_limits()
-
-    def res_limits(self) -> ResRange | None:
-        """The source's resolution range (None: asked at every resolution)."""
-        return res_range(self.min_res, self.max_res, self.min_scale, self.max_scale)
 
 
 SourceConf = (
