@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
 import sys
@@ -10,8 +11,10 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from tests.mapserver import MapServer
 
@@ -127,6 +130,27 @@ def start_gunicorn(
     ]
     proc, url = start_server(cmd, config.parent, port)
     return Server(proc, url, config)
+
+
+def upstream_wms(upstream: MapServer) -> dict[str, Any]:
+    """A `sources:` entry for the upstream map server's WMS, served in EPSG:3857."""
+    return {
+        "type": "wms",
+        "req": {"url": f"{upstream.url}/service", "layers": "x"},
+        "supported_srs": ["EPSG:3857"],
+    }
+
+
+@contextlib.contextmanager
+def serving(directory: Path, conf: dict[str, Any]) -> Iterator[Server]:
+    """gunicorn serving `conf` (written to directory/mapproxy.yaml) while the block runs."""
+    config = directory / "mapproxy.yaml"
+    config.write_text(yaml.safe_dump(conf))
+    server = start_gunicorn(config)
+    try:
+        yield server
+    finally:
+        stop(server.proc)
 
 
 @pytest.fixture(scope="module")

@@ -14,10 +14,14 @@ from urllib.parse import parse_qsl, urlsplit
 
 import numpy as np
 import pytest
-import yaml
 from PIL import Image
 
-from tests.e2e.conftest import Server, fetch, start_gunicorn, stop
+from tests.e2e.conftest import (
+    Server,
+    fetch,
+    serving,
+    upstream_wms,
+)
 from tests.integration.test_wms_service import psnr, truth
 from tests.mapserver import WEBMERCATOR_EXTENT, MapServer
 
@@ -41,19 +45,10 @@ def served(
             {"name": "direct", "title": "Direct", "sources": ["w"]},
         ],
         "caches": {"c": {"grids": ["GLOBAL_WEBMERCATOR"], "sources": ["w"]}},
-        "sources": {
-            "w": {
-                "type": "wms",
-                "req": {"url": f"{upstream.url}/service", "layers": "x"},
-                "supported_srs": ["EPSG:3857"],
-            }
-        },
+        "sources": {"w": upstream_wms(upstream)},
     }
-    config = directory / "mapproxy.yaml"
-    config.write_text(yaml.safe_dump(conf))
-    server = start_gunicorn(config)
-    yield server
-    stop(server.proc)
+    with serving(directory, conf) as server:
+        yield server
 
 
 def gdal(*args: str) -> subprocess.CompletedProcess[str]:

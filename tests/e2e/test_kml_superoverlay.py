@@ -10,13 +10,17 @@ from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
-import yaml
 from PIL import Image
 
 from domain.grid import TileCoord
 from domain.grids import resolve_grids
 from domain.srs import srs, transform_bbox
-from tests.e2e.conftest import Server, fetch, start_gunicorn, stop
+from tests.e2e.conftest import (
+    Server,
+    fetch,
+    serving,
+    upstream_wms,
+)
 from tests.mapserver import MapServer, render
 
 KML_NS = "http://www.opengis.net/kml/2.2"
@@ -57,19 +61,10 @@ def served(
                 "meta_size": [4, 4],
             }
         },
-        "sources": {
-            "w": {
-                "type": "wms",
-                "req": {"url": f"{upstream.url}/service", "layers": "x"},
-                "supported_srs": ["EPSG:3857"],
-            }
-        },
+        "sources": {"w": upstream_wms(upstream)},
     }
-    config = directory / "mapproxy.yaml"
-    config.write_text(yaml.safe_dump(conf))
-    server = start_gunicorn(config)
-    yield server
-    stop(server.proc)
+    with serving(directory, conf) as server:
+        yield server
 
 
 def kml(url: str) -> ET.Element:

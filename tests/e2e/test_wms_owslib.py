@@ -7,11 +7,10 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
-import yaml
 from owslib.wms import WebMapService
 from PIL import Image
 
-from tests.e2e.conftest import Server, start_gunicorn, stop
+from tests.e2e.conftest import Server, serving, upstream_wms
 from tests.integration.test_wms_service import psnr, truth
 from tests.mapserver import MapServer
 
@@ -35,19 +34,10 @@ def served(
             }
         ],
         "caches": {"c": {"grids": ["GLOBAL_WEBMERCATOR"], "sources": ["w"]}},
-        "sources": {
-            "w": {
-                "type": "wms",
-                "req": {"url": f"{upstream.url}/service", "layers": "x"},
-                "supported_srs": ["EPSG:3857"],
-            }
-        },
+        "sources": {"w": upstream_wms(upstream)},
     }
-    config = directory / "mapproxy.yaml"
-    config.write_text(yaml.safe_dump(conf))
-    server = start_gunicorn(config)
-    yield server
-    stop(server.proc)
+    with serving(directory, conf) as server:
+        yield server
 
 
 @pytest.mark.parametrize("version", ["1.1.1", "1.3.0"])
