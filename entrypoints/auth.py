@@ -21,6 +21,7 @@ from domain.bbox import Bbox
 from domain.coverage import Coverage, bbox_coverage, polygon_coverage
 from domain.errors import TilegateError
 from domain.featureinfo import InfoSource
+from domain.grid import Grid, TileCoord
 from domain.srs import SRS, srs
 from domain.wms_map import MapLayer
 from entrypoints.http import Request, Response
@@ -100,6 +101,21 @@ def authorize(
 def extent(srs_: SRS, bbox: Bbox) -> QueryExtent:
     """A `query_extent` as MapProxy passes it: (SRS code, (minx, miny, maxx, maxy))."""
     return (srs_.code, bbox.as_tuple())
+
+
+def tile_extent(grid: Grid, coord: TileCoord) -> QueryExtent:
+    """The `query_extent` of one tile: its grid's SRS and the tile's bbox."""
+    return extent(grid.srs, grid.tile_bbox(coord))
+
+
+def tile_coord_access(
+    request: Request, service: str, layer: str, grid: Grid, coord: TileCoord
+) -> Coverage | None:
+    """tile_access for one tile, whose extent is worked out only when a callback asks: the
+    cached-tile path without one does no more than look the callback up."""
+    if not guarded(request):
+        return None
+    return tile_access(request, service, layer, tile_extent(grid, coord))
 
 
 def tile_access(

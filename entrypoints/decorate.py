@@ -31,6 +31,7 @@ from domain.ports import MapQuery
 from domain.source_limits import clip
 from domain.tiles import TileSet, get_tile
 from domain.wms_map import MapLayer
+from entrypoints.auth import tile_extent
 from entrypoints.bootstrap import AppState, read_tile
 from entrypoints.http import Environ, Request, Response, etag_matches
 
@@ -108,13 +109,8 @@ def tile_decoration(
     callback = request.environ.get(DECORATE_IMG)
     if callback is None:
         return None
-    grid = tileset.grid
     return Decoration(
-        callback,
-        service,
-        (layer,),
-        request.environ,
-        (grid.srs.code, grid.tile_bbox(coord).as_tuple()),
+        callback, service, (layer,), request.environ, tile_extent(tileset.grid, coord)
     )
 
 

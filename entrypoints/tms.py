@@ -12,7 +12,7 @@ from domain.formats import offered_format
 from domain.grid import Grid, TileCoord
 from domain.grids import DEFAULT_BBOXES
 from domain.tiles import TileSet
-from entrypoints.auth import extent, tile_access, tile_layers_seen
+from entrypoints.auth import tile_access, tile_coord_access, tile_layers_seen
 from entrypoints.bootstrap import AppState, TileLayer
 from entrypoints.decorate import tile_decoration
 from entrypoints.http import PROXY_VARY, Request, Response
@@ -170,8 +170,7 @@ class TMSService:
             )
         if self.rows_from_top(request, grid, own_levels) != (grid.origin == "ul"):
             coord = grid.flip_y(coord)
-        area = extent(grid.srs, grid.tile_bbox(coord))
-        limit = tile_access(request, service, tile_map.layer.name, area)
+        limit = tile_coord_access(request, service, tile_map.layer.name, grid, coord)
         decorate = tile_decoration(
             request, service, tile_map.layer.name, tileset, coord
         )

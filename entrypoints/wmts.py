@@ -15,7 +15,7 @@ from domain.grid import Grid, TileCoord
 from domain.scales import scale_denominator
 from domain.srs import srs, transform_bbox
 from domain.tiles import TileSet
-from entrypoints.auth import extent, tile_access, tile_layers_seen
+from entrypoints.auth import tile_coord_access, tile_layers_seen
 from entrypoints.bootstrap import AppState, TileLayer
 from entrypoints.decorate import tile_decoration
 from entrypoints.http import PROXY_VARY, Request, Response
@@ -192,8 +192,7 @@ class WMTSService:
             given = dims or {}
             chosen = tile_layer.dimensions.choose(lambda d: given.get(d.key))
             tileset = tile_layer.variants.get(tileset, chosen)
-        area = extent(grid.srs, grid.tile_bbox(coord))
-        limit = tile_access(request, "wmts", layer, area)
+        limit = tile_coord_access(request, "wmts", layer, grid, coord)
         decorate = tile_decoration(request, "wmts", layer, tileset, coord)
         return serve_tile(request, self.state, tileset, coord, limit, decorate)
 
