@@ -21,6 +21,7 @@ from domain.tiles import get_tile
 from entrypoints.app import TilegateApp
 from entrypoints.bootstrap import bootstrap
 from tests.e2e.conftest import free_port
+from tests.integration.one_cache import one_cache_conf
 from tests.integration.test_app import get, make_app
 from tests.integration.test_sqlite_caches import (
     MAPPROXY_PYTHON,
@@ -67,25 +68,7 @@ def redis_port(tmp_path: Path) -> Iterator[int]:
 
 
 def conf(server: MapServer, cache: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "services": {"tms": None},
-        "globals": {"image": {"paletted": False}},
-        "layers": [{"name": "osm", "title": "OSM", "sources": ["osm_cache"]}],
-        "caches": {
-            "osm_cache": {
-                "sources": ["wms"],
-                "meta_size": [1, 1],
-                "meta_buffer": 0,
-                "cache": {"type": "redis", **cache},
-            }
-        },
-        "sources": {
-            "wms": {
-                "type": "wms",
-                "req": {"url": f"{server.url}/service", "layers": "x"},
-            }
-        },
-    }
+    return one_cache_conf(server, {"type": "redis", **cache})
 
 
 def test_tile_is_stored_in_redis_with_the_default_ttl_and_served_from_it(

@@ -33,6 +33,7 @@ from domain.grids import resolve_grids
 from domain.ports import EncodedTile, TileCache
 from domain.tiles import get_tile
 from entrypoints.bootstrap import AppState, bootstrap
+from tests.integration.one_cache import one_cache_conf
 from tests.integration.test_app import get, make_app
 from tests.mapserver import MapServer, render
 
@@ -499,28 +500,7 @@ def test_one_mbtiles_file_cannot_hold_two_grids(tmp_path: Path) -> None:
 def test_tms_tile_is_served_from_an_mbtiles_cache(
     tmp_path: Path, map_server: MapServer
 ) -> None:
-    app = make_app(
-        tmp_path,
-        {
-            "services": {"tms": None},
-            "globals": {"image": {"paletted": False}},
-            "layers": [{"name": "osm", "title": "OSM", "sources": ["osm_cache"]}],
-            "caches": {
-                "osm_cache": {
-                    "sources": ["wms"],
-                    "meta_size": [1, 1],
-                    "meta_buffer": 0,
-                    "cache": {"type": "mbtiles"},
-                }
-            },
-            "sources": {
-                "wms": {
-                    "type": "wms",
-                    "req": {"url": f"{map_server.url}/service", "layers": "x"},
-                }
-            },
-        },
-    )
+    app = make_app(tmp_path, one_cache_conf(map_server, {"type": "mbtiles"}))
     status, headers, body = get(app, "/tms/1.0.0/osm/EPSG900913/0/0/1.png")
     assert status == 200
     assert headers["Content-Type"] == "image/png"
