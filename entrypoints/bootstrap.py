@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +49,7 @@ from domain.coverage import coverage_from_conf
 from domain.dimension_tiles import DimensionTileSets
 from domain.dimensions import LayerDimensions, dimensions_of
 from domain.errors import ConfigError, ConfigValueError, SourceError
-from domain.featureinfo import InfoTransform
+from domain.featureinfo import InfoSource, InfoTransform, LegendSource
 from domain.formats import MIXED, PNG, ImageFormat
 from domain.grid import Grid
 from domain.grids import resolve_grids
@@ -102,6 +103,40 @@ class AppState:
     legends: dict[str, StaticLegend] = attrs.Factory(dict)
     # The WMS service's `featureinfo_xslt` by INFO_FORMAT kind ("html", "xml").
     info_transforms: dict[str, InfoTransform] = attrs.Factory(dict)
+
+    def info_sources(self, name: str) -> tuple[InfoSource, ...]:
+        """Who answers GetFeatureInfo for a layer's source `name` (a source or a cache)."""
+        return tuple(s for s in self._wms_behind(name) if s.featureinfo)
+
+    def legend_sources(self, name: str) -> tuple[LegendSource, ...]:
+        """Whose legends GetLegendGraphic stacks for a layer's source `name`."""
+        return tuple(
+            s
+            for s in self._wms_behind(name)
+            if isinstance(s, WMSSource) and s.has_legend
+        )
+
+    def _wms_behind(self, name: str) -> list[WMSSource | ArcGISSource]:
+        """The WMS-like sources behind a layer's source: itself, or a cache's (MapProxy passes
+        feature info and legend requests through a cache to its sources, also through a
+        cache that is the source of another cache)."""
+        if name in self.caches:
+            tilesets = self.caches[name]
+            return _wms_behind(tilesets[0].sources if tilesets else ())
+        return _wms_behind((self.sources[name],))
+
+
+def _wms_behind(sources: Iterable[MapSource]) -> list[WMSSource | ArcGISSource]:
+    found: list[WMSSource | ArcGISSource] = []
+    for source in sources:
+        plain = source.source if isinstance(source, ReprojectingSource) else source
+        plain = plain.source if isinstance(plain, LimitedSource) else plain
+        if isinstance(plain, CacheSource):
+            # The config check rules out cycles of caches, so this ends.
+            found += _wms_behind(plain.tilesets[0].sources if plain.tilesets else ())
+        elif isinstance(plain, WMSSource | ArcGISSource):
+            found.append(plain)
+    return found
 
 
 def bootstrap(

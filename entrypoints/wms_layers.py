@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import attrs
 
-from adapters.arcgis_source import ArcGISSource
-from adapters.wms_source import WMSSource
-from domain.cache_source import CacheSource
 from domain.config import (
     LayerConf,
     TileSourceConf,
@@ -19,10 +14,7 @@ from domain.config import (
 from domain.coverage import Coverage, union
 from domain.featureinfo import InfoSource, LegendSource
 from domain.layer_md import LayerMd, layer_md
-from domain.ports import MapSource
-from domain.reprojecting_source import ReprojectingSource
 from domain.res_range import ResRange, res_range
-from domain.source_limits import LimitedSource
 from domain.srs import SRS, srs
 from domain.wms_map import CachedSource, DirectSource, LayerSource, MapLayer, extent
 from entrypoints.bootstrap import AppState
@@ -53,7 +45,6 @@ def layer_tree(
     own = res_range(conf.min_res, conf.max_res, conf.min_scale, conf.max_scale)
     if conf.sources:
         sources = tuple(_layer_source(name, state) for name in conf.sources)
-        wms = [s for name in conf.sources for s in _wms_sources(name, state)]
         layer = WMSLayer(
             conf.name,
             conf.title,
@@ -61,10 +52,10 @@ def layer_tree(
             children,
             (MapLayer(conf.name or conf.title, sources, (own,) if own else ()),),
             extent(sources),
-            tuple(s for s in wms if s.featureinfo),
+            tuple(s for name in conf.sources for s in state.info_sources(name)),
             (state.legends[conf.name],)
             if conf.name in state.legends
-            else tuple(s for s in wms if isinstance(s, WMSSource) and s.has_legend),
+            else tuple(s for name in conf.sources for s in state.legend_sources(name)),
             res_range=own,
         )
     else:
@@ -102,29 +93,6 @@ def group_layer(
         tuple(s for c in children for s in c.info_sources),
         tuple(s for c in children for s in c.legends),
     )
-
-
-def _wms_sources(name: str, state: AppState) -> list[WMSSource | ArcGISSource]:
-    """The WMS sources behind a layer's source: itself, or a cache's (as MapProxy passes
-    feature info and legend requests through a cache to its sources, and through a cache
-    that is the source of another cache)."""
-    if name in state.caches:
-        tilesets = state.caches[name]
-        return _wms_behind(tilesets[0].sources if tilesets else ())
-    return _wms_behind((state.sources[name],))
-
-
-def _wms_behind(sources: Iterable[MapSource]) -> list[WMSSource | ArcGISSource]:
-    found: list[WMSSource | ArcGISSource] = []
-    for source in sources:
-        plain = source.source if isinstance(source, ReprojectingSource) else source
-        plain = plain.source if isinstance(plain, LimitedSource) else plain
-        if isinstance(plain, CacheSource):
-            # The config check rules out cycles of caches, so this ends.
-            found += _wms_behind(plain.tilesets[0].sources if plain.tilesets else ())
-        elif isinstance(plain, WMSSource | ArcGISSource):
-            found.append(plain)
-    return found
 
 
 def _cached_source(name: str, state: AppState) -> CachedSource:
