@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
@@ -10,6 +9,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from domain.errors import ConfigValueError, RequestError
+from domain.time_interval import unfold
 
 if TYPE_CHECKING:
     from domain.config import LayerConf
@@ -20,13 +20,6 @@ WMS_OWN = ("time", "elevation")
 # nothing that could name another directory.
 MAX_VALUE_BYTES = 200
 _UNSAFE = re.compile(r"[/\\\x00-\x1f\x7f]")
-_DURATION = re.compile(
-    r"P(?:(?P<weeks>\d+(?:\.\d+)?)W)?(?:(?P<days>\d+(?:\.\d+)?)D)?"
-    r"(?:T(?:(?P<hours>\d+(?:\.\d+)?)H)?(?:(?P<minutes>\d+(?:\.\d+)?)M)?"
-    r"(?:(?P<seconds>\d+(?:\.\d+)?)S)?)?"
-)
-# An interval must not unfold into more values than a capabilities document can list.
-MAX_INTERVAL_VALUES = 10000
 
 
 def check_value(value: str) -> str:
@@ -72,7 +65,7 @@ class Dimension:
         if not raw:
             raise ConfigValueError(f"dimension {name!r} needs at least one value")
         if len(raw) == 1 and "time" in name.lower():
-            values = _interval(str(raw[0]))
+            values = unfold(str(raw[0]))
         elif len(raw) == 1:
             values = tuple(v.strip() for v in str(raw[0]).split("/"))
         else:
@@ -81,57 +74,6 @@ class Dimension:
             check_value(value)
         chosen = values[-1] if default is None else check_value(str(default))
         return cls(name, values, chosen)
-
-
-def _interval(text: str) -> tuple[str, ...]:
-    parts = text.strip().split("/")
-    if len(parts) == 1:
-        return (parts[0],)
-    if len(parts) != 3:
-        raise ConfigValueError(
-            f"time interval {text!r} is not start/end/period (ISO 8601)"
-        )
-    start, end, period = (_moment(parts[0]), _moment(parts[1]), _period(parts[2]))
-    values = []
-    moment = start
-    # Unlike MapProxy 7 (which adds one value past the end), the interval ends at `end`.
-    while moment <= end:
-        values.append(_iso(moment, parts[0]))
-        if len(values) > MAX_INTERVAL_VALUES:
-            raise ConfigValueError(
-                f"time interval {text!r} has more than {MAX_INTERVAL_VALUES} values"
-            )
-        moment += period
-    return tuple(values)
-
-
-def _moment(text: str) -> datetime.datetime:
-    try:
-        moment = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ConfigValueError(f"{text!r} is not an ISO 8601 time") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=datetime.UTC)
-
-
-def _period(text: str) -> datetime.timedelta:
-    match = _DURATION.fullmatch(text)
-    if not match or text in ("P", "PT") or text.endswith("T"):
-        raise ConfigValueError(
-            f"period {text!r} is not an ISO 8601 duration in weeks, days, hours, minutes"
-            " or seconds (e.g. PT1H)"
-        )
-    delta = datetime.timedelta(
-        **{k: float(v) for k, v in match.groupdict().items() if v}
-    )
-    if delta <= datetime.timedelta(0):
-        raise ConfigValueError(f"period {text!r} must be longer than zero")
-    return delta
-
-
-def _iso(moment: datetime.datetime, like: str) -> str:
-    # Written as the interval's start is written: with Z, or with its own offset.
-    text = moment.isoformat()
-    return text.replace("+00:00", "Z") if like.endswith("Z") else text
 
 
 @attrs.frozen
