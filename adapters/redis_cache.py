@@ -7,6 +7,7 @@ Redis keeps no time of storing: a tile's age is read from what is left of its ex
 
 from __future__ import annotations
 
+import ssl
 import time
 from collections.abc import Callable
 
@@ -17,12 +18,41 @@ from redis.retry import Retry
 
 from adapters import logs
 from adapters.store_failures import StoreFailures
+from domain.errors import ConfigError
 from domain.grid import TileCoord
 from domain.ports import EncodedTile, StoredTile
 
 LOGGER = "mapproxy.cache.redis"
 # A Redis that is down or hangs must not hold a request long: its tile comes from the source.
 TIMEOUT = 5.0
+
+
+@attrs.frozen
+class RedisTls:
+    """The files of a TLS connection: a client certificate with its key, and the CA that
+    signed the server's certificate (None: the system's CAs)."""
+
+    certfile: str | None = None
+    keyfile: str | None = None
+    ca_certs: str | None = None
+
+    def check(self, where: str) -> None:
+        """Load the files as the connection will, so that a missing or bad one is a
+        configuration error at start (ConfigError naming its key under `where`), rather than a
+        store that fails on every tile."""
+        context = ssl.create_default_context()
+        try:
+            if self.certfile is not None:
+                key = "ssl_certfile"
+                context.load_cert_chain(self.certfile, self.keyfile)
+            if self.ca_certs is not None:
+                key = "ssl_ca_certs"
+                context.load_verify_locations(self.ca_certs)
+        except (OSError, ssl.SSLError) as exc:
+            # SSLError's reason names the fault (KEY_VALUES_MISMATCH) without C file and line.
+            reason = getattr(exc, "reason", None) or exc.strerror or exc
+            problem = f"cannot be used for TLS: {reason} @ {where}.{key}"
+            raise ConfigError("configuration", [problem]) from exc
 
 
 @attrs.define
@@ -37,6 +67,7 @@ class RedisCache:
     ttl: int = 0
     username: str | None = None
     password: str | None = None
+    tls: RedisTls | None = None
     clock: Callable[[], float] = time.time
     client: redis.Redis = attrs.field(init=False)
     _failures: StoreFailures = attrs.field(init=False)
@@ -48,12 +79,17 @@ class RedisCache:
         # One retry without waiting: a pooled connection that a Redis restart broke is
         # replaced at once, and a Redis that is down costs two refused connects, not the
         # client's default backoff of seconds.
+        tls = self.tls
         self.client = redis.Redis(
             host=self.host,
             port=self.port,
             db=self.db,
             username=self.username,
             password=self.password,
+            ssl=tls is not None,
+            ssl_certfile=tls.certfile if tls else None,
+            ssl_keyfile=tls.keyfile if tls else None,
+            ssl_ca_certs=tls.ca_certs if tls else None,
             socket_timeout=TIMEOUT,
             socket_connect_timeout=TIMEOUT,
             retry=Retry(NoBackoff(), 1),

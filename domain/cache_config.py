@@ -115,6 +115,20 @@ class RedisBackendConf:
     username: str | None = None
     password: str | None = None
     tile_lock_dir: str | None = None
+    # TLS: a client certificate and its key (together), and/or the CA that signed the server's.
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
+    ssl_ca_certs: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if (self.ssl_certfile is None) != (self.ssl_keyfile is None):
+            raise ConfigValueError("ssl_certfile and ssl_keyfile go together")
+
+    @property
+    def tls(self) -> bool:
+        # Unlike MapProxy, which talks plain Redis unless a client certificate is given, any
+        # TLS key turns TLS on: a CA alone is how a server-authenticated TLS Redis is reached.
+        return any((self.ssl_certfile, self.ssl_keyfile, self.ssl_ca_certs))
 
 
 @attrs.frozen

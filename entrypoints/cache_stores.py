@@ -52,9 +52,18 @@ def cache_store(
     globals.cache.base_dir; `ext` the file extension of its tiles)."""
     if isinstance(cache.cache, RedisBackendConf):
         # Imported here: the redis client costs every start 30 ms, and few use it.
-        from adapters.redis_cache import RedisCache
+        from adapters.redis_cache import RedisCache, RedisTls
 
         r = cache.cache
+        tls = None
+        if r.tls:
+            tls = RedisTls(
+                *(
+                    str(here / f) if f else None
+                    for f in (r.ssl_certfile, r.ssl_keyfile, r.ssl_ca_certs)
+                )
+            )
+            tls.check(f"$.caches[{name!r}].cache")
         return RedisCache(
             r.host,
             r.port,
@@ -63,6 +72,7 @@ def cache_store(
             r.default_ttl,
             r.username,
             r.password,
+            tls,
         )
     if isinstance(cache.cache, CompactBackendConf):
         # As MapProxy: `directory` holds one grid, else `<cache_dir>/<cache>/<grid name>`.

@@ -22,6 +22,7 @@ from entrypoints.app import TilegateApp
 from entrypoints.bootstrap import bootstrap
 from tests.e2e.conftest import free_port
 from tests.integration.one_cache import one_cache_conf
+from tests.integration.redis_server import redis_server
 from tests.integration.test_app import get, make_app
 from tests.integration.test_sqlite_caches import (
     MAPPROXY_PYTHON,
@@ -41,30 +42,8 @@ TILE_KEY = "1-0-1"
 
 @pytest.fixture
 def redis_port(tmp_path: Path) -> Iterator[int]:
-    """A redis-server of its own on a free port, nothing saved to disk, stopped at the end."""
-    port = free_port()
-    proc = subprocess.Popen(
-        ["redis-server", "--save", "", "--appendonly", "no", "--port", str(port)],
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    client = redis.Redis(port=port)
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise
-                time.sleep(0.05)
+    with redis_server(tmp_path) as port:
         yield port
-    finally:
-        client.close()
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def conf(server: MapServer, cache: dict[str, Any]) -> dict[str, Any]:
