@@ -73,5 +73,5 @@ def for_dimensions(tiles: TileSet, chosen: Chosen) -> TileSet:
         tiles,
         name=f"{tiles.name}[{chosen.path}]",
         cache=cache,
-        sources=tuple(WithParams(s, chosen.values) for s in tiles.sources),
+        sources=tuple(WithParams(s, chosen.params) for s in tiles.sources),
     )

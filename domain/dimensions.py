@@ -52,9 +52,7 @@ class Dimension:
     @property
     def wms_param(self) -> str:
         """The GetMap parameter that carries a value (lower case)."""
-        if self.key in WMS_OWN or self.key.startswith("dim_"):
-            return self.key
-        return f"dim_{self.key}"
+        return _wms_name(self.key)
 
     @classmethod
     def from_conf(
@@ -87,6 +85,22 @@ class Chosen:
         """The directories below a cache's own that hold these tiles, as MapProxy lays them
         out: `name-value` for each dimension, the dim_ ones after the others, each by name."""
         return "/".join(f"{key}-{check_value(value)}" for key, value in self.values)
+
+    @property
+    def params(self) -> tuple[tuple[str, str], ...]:
+        """The values as request parameters for sources, which forward the ones their
+        `forward_req_params` names: a dimension `band` both as `band` and as `dim_band` (its
+        WMS name), so that either spelling reaches the source."""
+        params = []
+        for key, value in self.values:
+            params.append((key, value))
+            if _wms_name(key) != key:
+                params.append((_wms_name(key), value))
+        return tuple(params)
+
+
+def _wms_name(key: str) -> str:
+    return key if key in WMS_OWN or key.startswith("dim_") else f"dim_{key}"
 
 
 @attrs.frozen

@@ -16,6 +16,7 @@ from PIL import Image, ImageColor, ImageDraw
 from domain import imaging
 from domain.bbox import Bbox
 from domain.coverage import Coverage, bbox_coverage, intersection, union
+from domain.dimensions import LayerDimensions
 from domain.errors import ConfigValueError, RequestError, SourceError
 from domain.ports import MapQuery, MapSource
 from domain.render import TileReader, render_from_cache
@@ -77,6 +78,8 @@ class MapLayer:
     res_ranges: tuple[ResRange, ...] = ()
     # Where this request may see the layer (an access limit): it draws nothing outside.
     limit: Coverage | None = None
+    # Its TIME, ELEVATION, ...: a request's values pick what its sources draw.
+    dimensions: LayerDimensions | None = None
 
     def visible(self, query: MapQuery) -> bool:
         """Whether the layer is drawn in a map of query's scale."""

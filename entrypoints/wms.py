@@ -11,6 +11,7 @@ from domain import imaging
 from domain.attribution import draw_attribution
 from domain.bbox import Bbox
 from domain.config import BboxSrsEntry, WMSServiceConf
+from domain.dimension_tiles import DimensionTileSets
 from domain.errors import ConfigValueError, RequestError, TilegateError
 from domain.formats import ImageFormat
 from domain.image_options import encode_options, format_conf, resolve_format
@@ -64,6 +65,8 @@ class WMSService:
     legend_sizes: dict[str, tuple[int, int]] = attrs.Factory(dict)
     # When fetching a layer's legend last failed: capabilities do not wait on it again for a while.
     legend_failures: dict[str, float] = attrs.Factory(dict)
+    # The tile sets of caches for each combination of dimension values, made as maps ask.
+    variants: DimensionTileSets = attrs.Factory(DimensionTileSets)
 
     @classmethod
     def build(cls, state: AppState) -> WMSService:
@@ -171,7 +174,7 @@ class WMSService:
         bgcolor = args.get("bgcolor", "0xFFFFFF")
         parse_color(bgcolor)  # a bad colour is a bad request before any rendering
         globals_ = self.state.conf.globals
-        layers = dimension_layers(layers, args, self.state)
+        layers = dimension_layers(layers, args, self.variants)
         image = render_map(
             query,
             tuple(layers),

@@ -48,9 +48,8 @@ def layer_xml(
             parts += [f"<{element}>{code}</{element}>" for code in codes]
     if layer.extent is not None:
         parts.append(_bboxes(service, layer, v13))
-    tiled = service.state.layers.get(layer.name) if layer.name is not None else None
-    if tiled is not None and tiled.dimensions is not None and version != "1.0.0":
-        parts.append(_dimensions(tiled.dimensions, v13))
+    if layer.dimensions is not None and version != "1.0.0":
+        parts.append(_dimensions(layer.dimensions, v13))
     if version != "1.0.0":
         parts.append(_md_links(md))
         if layer.name is not None and layer.legends:

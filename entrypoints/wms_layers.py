@@ -12,6 +12,7 @@ from domain.config import (
     supported_srs,
 )
 from domain.coverage import Coverage, union
+from domain.dimensions import LayerDimensions, dimensions_of
 from domain.featureinfo import InfoSource, LegendSource
 from domain.layer_md import LayerMd, layer_md
 from domain.res_range import ResRange, res_range
@@ -35,6 +36,8 @@ class WMSLayer:
     legends: tuple[LegendSource, ...] = ()
     # The layer's own min/max res or scale, advertised in capabilities.
     res_range: ResRange | None = None
+    # Its own dimensions (TIME, ...), advertised in capabilities whatever its sources are.
+    dimensions: LayerDimensions | None = None
 
 
 def layer_tree(
@@ -45,18 +48,27 @@ def layer_tree(
     own = res_range(conf.min_res, conf.max_res, conf.min_scale, conf.max_scale)
     if conf.sources:
         sources = tuple(_layer_source(name, state) for name in conf.sources)
+        dimensions = dimensions_of(conf)
         layer = WMSLayer(
             conf.name,
             conf.title,
             md,
             children,
-            (MapLayer(conf.name or conf.title, sources, (own,) if own else ()),),
+            (
+                MapLayer(
+                    conf.name or conf.title,
+                    sources,
+                    (own,) if own else (),
+                    dimensions=dimensions,
+                ),
+            ),
             extent(sources),
             tuple(s for name in conf.sources for s in state.info_sources(name)),
             (state.legends[conf.name],)
             if conf.name in state.legends
             else tuple(s for name in conf.sources for s in state.legend_sources(name)),
             res_range=own,
+            dimensions=dimensions,
         )
     else:
         layer = group_layer(conf.name, conf.title, md, children)
