@@ -27,6 +27,7 @@ Fault injection, by query parameter on any map URL, or for later requests via
 ArcGIS REST, under ``/arcgis/rest/services/NAME/``: ``MapServer/export`` and
 ``ImageServer/exportImage`` (f=image) render the same pixels for bbox, size and bboxSR
 (imageSR must match), ``MapServer/identify`` answers JSON echoing what it was asked.
+OGC API - Tiles and Maps under ``/ogcapi`` (tests/ogcapi_upstream.py), same pixels, same faults.
 ``/_stats`` returns JSON (counts per path, total, in_flight, max_in_flight, requests);
 ``/_reset`` clears stats and faults. Paths under ``/secure/`` need basic auth
 (AUTH_USER / AUTH_PASSWORD) and are otherwise served like the path without the prefix.
@@ -52,6 +53,8 @@ from xml.sax.saxutils import escape
 import attrs
 import pyproj
 from PIL import Image, ImageChops
+
+from tests import ogcapi_upstream
 
 AUTH_USER = "tilegate"
 AUTH_PASSWORD = "p@ss:word"  # noqa: S105 -- a test credential; reserved characters on purpose
@@ -453,6 +456,11 @@ class MapServer:
             return _Answer(200, "image/png", b"")
         if fault == "drop":
             return _Answer(DROP, "", b"")
+        if path == ogcapi_upstream.PREFIX or path.startswith(
+            ogcapi_upstream.PREFIX + "/"
+        ):
+            host = headers.get("host", f"{self.host}:{self.port}")
+            return _Answer(*ogcapi_upstream.answer(path, params, host, render, encode))
         if params.get("REQUEST", "").lower() == "getcapabilities":
             host = headers.get("host", f"{self.host}:{self.port}")
             return _Answer(*capabilities(f"http://{host}{path}", version))
