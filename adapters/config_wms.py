@@ -1,15 +1,16 @@
-"""Configuration checks of the WMS service: its SRS codes and every layer's `md`."""
+"""Configuration checks of the map services (WMS, OGC API): SRS codes, formats, layer `md`."""
 
 from __future__ import annotations
 
 from domain.config import TilegateConf
+from domain.image_options import resolve_format
 from domain.layer_md import check_layer_md
 from domain.srs import srs as make_srs
 
 
 def check_wms(conf: TilegateConf) -> list[str]:
     """Problems, each ending in its key path: unknown `srs`/`bbox_srs` codes, bad layer md."""
-    errors = check_layer_md(conf.layers)
+    errors = check_layer_md(conf.layers) + _check_ogcapi(conf)
     wms = conf.services.wms
     if wms is None:
         return errors
@@ -25,4 +26,23 @@ def check_wms(conf: TilegateConf) -> list[str]:
                 make_srs(code)
             except ValueError as exc:
                 errors.append(f"{exc} @ $.services.wms.{key}[{index}]")
+    return errors
+
+
+def _check_ogcapi(conf: TilegateConf) -> list[str]:
+    """Unknown `map_srs` codes and `image_formats` of the OGC API service."""
+    ogcapi = conf.services.ogcapi
+    if ogcapi is None:
+        return []
+    errors = []
+    for index, code in enumerate(ogcapi.map_srs):
+        try:
+            make_srs(code)
+        except ValueError as exc:
+            errors.append(f"{exc} @ $.services.ogcapi.map_srs[{index}]")
+    errors += [
+        f"unknown image format {name!r} @ $.services.ogcapi.image_formats[{index}]"
+        for index, name in enumerate(ogcapi.image_formats)
+        if resolve_format(name, conf.globals.image) is None
+    ]
     return errors

@@ -18,6 +18,7 @@ from entrypoints.bootstrap import AppState
 from entrypoints.http import PROXY_VARY, Environ, Request, Response, StartResponse
 from entrypoints.kml import KMLService
 from entrypoints.ogc import NotFoundError, ows_error, tms_error
+from entrypoints.ogcapi import OGCAPIService
 from entrypoints.tms import TMSService
 from entrypoints.wms import WMSService
 from entrypoints.wmts import WMTSService
@@ -49,6 +50,7 @@ class TilegateApp:
     wmts: WMTSService | None = None
     wms: WMSService | None = None
     kml: KMLService | None = None
+    ogcapi: OGCAPIService | None = None
     # Development only: an unexpected error answers with its traceback.
     debug: bool = False
 
@@ -61,6 +63,7 @@ class TilegateApp:
             wmts=WMTSService.build(state) if services.wmts is not None else None,
             wms=WMSService.build(state) if services.wms is not None else None,
             kml=KMLService.build(state) if services.kml is not None else None,
+            ogcapi=OGCAPIService.build(state) if services.ogcapi is not None else None,
             debug=debug,
         )
 
@@ -110,6 +113,9 @@ class TilegateApp:
                 return self.tms.handle(request, parts[2:], own_levels=True)
             if root == "kml" and self.kml is not None:
                 return self.kml.handle(request, parts[2:])
+            if root == "ogcapi" and self.ogcapi is not None:
+                # Answers its own errors, as OGC API exceptions in JSON.
+                return self.ogcapi.handle(request, parts[2:])
             render = ows_error
             if root == "wmts" and self.wmts is not None:
                 return self.wmts.handle_rest(request, request.path[len("/wmts") :])
@@ -158,6 +164,8 @@ class TilegateApp:
             links.append(("tms/1.0.0/", "TMS capabilities"))
         if services.wmts is not None:
             links.append(("wmts/1.0.0/WMTSCapabilities.xml", "WMTS capabilities"))
+        if services.ogcapi is not None:
+            links.append(("ogcapi", "OGC API landing page"))
         base = escape(request.base_url, quote=True)
         items = "".join(
             f'<li><a href="{base}/{href}">{escape(label)}</a></li>'

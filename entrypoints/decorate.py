@@ -3,9 +3,10 @@
 A middleware in front of the app puts a callable under `mapproxy.decorate_img` in the WSGI
 environ. Before an image is encoded it is called as MapProxy calls it,
 `callback(image, service, layers, environ=environ, query_extent=(srs_code, bbox))`, where
-`image.as_image()` is the Pillow image, `service` is `wms.map`, `tms` (also `/tiles`), `wmts`
-or `kml`, and `layers` the layer names drawn. It returns the image to send: a Pillow image, or
-anything whose `as_image()` gives one (such as MapProxy's own image results), of the same size.
+`image.as_image()` is the Pillow image, `service` is `wms.map`, `tms` (also `/tiles`), `wmts`,
+`kml`, `ogcapi.map` or `ogcapi.tile`, and `layers` the layer names drawn. It returns the image
+to send: a Pillow image, or anything whose `as_image()` gives one (such as MapProxy's own image
+results), of the same size.
 
 A decorated tile is made for its request alone: the cache keeps the plain tile, and the answer
 carries its own validators (an ETag of its bytes), never the stored tile's. Without a callback
@@ -120,15 +121,17 @@ def decorate_map(
     query: MapQuery,
     image: Image.Image,
     mime: str,
+    service: str = "wms.map",
 ) -> Image.Image:
-    """A WMS map as the request's callback changes it (unchanged without one)."""
+    """A map (WMS's, or `service`'s) as the request's callback changes it (unchanged without
+    one)."""
     callback = request.environ.get(DECORATE_IMG)
     if callback is None:
         return image
     # As MapProxy: the layers drawn at this scale, each once, in drawing order.
     names = tuple(dict.fromkeys(m.name for m in layers if m.visible(query)))
     extent = (query.srs.code, query.bbox.as_tuple())
-    return Decoration(callback, "wms.map", names, request.environ, extent).apply(
+    return Decoration(callback, service, names, request.environ, extent).apply(
         image, mime
     )
 

@@ -15,6 +15,7 @@ from domain.config import (
     FileCacheBackendConf,
     GeoJSONSourceConf,
     LayerConf,
+    OGCAPIServiceConf,
     TileSourceConf,
     TMSServiceConf,
     WMSAttributionConf,
@@ -279,15 +280,14 @@ def test_a_service_with_no_options_is_on_and_an_absent_one_is_off(
     assert conf.services.wmts is None
 
 
-def test_unsupported_services_are_warnings(tmp_path: Path) -> None:
+def test_every_mapproxy_service_loads_without_warnings(tmp_path: Path) -> None:
     loaded = load(
         tmp_path,
         "services:\n  ogcapi:\n  wms:\n    srs: ['EPSG:4326']\n"
         "    attribution: {text: x}\n  tms:\n",
     )
-    assert loaded.warnings == (
-        "ogcapi is not supported yet and is ignored @ $.services.ogcapi",
-    )
+    assert loaded.warnings == ()
+    assert loaded.conf.services.ogcapi == OGCAPIServiceConf()
     assert loaded.conf.services.wms is not None
     assert loaded.conf.services.wms.srs == ("EPSG:4326",)
     assert loaded.conf.services.wms.attribution == WMSAttributionConf(text="x")
