@@ -52,6 +52,8 @@ class SeedTaskConf:
     levels: tuple[int, ...] | LevelRange | None = None
     resolutions: tuple[float, ...] | ResRange | None = None
     refresh_before: TimeSpec | None = None
+    # Values per dimension of the caches' layers (a Tilegate extension); by default all.
+    dimensions: dict[str, tuple[str, ...]] | None = None
 
 
 @attrs.frozen
@@ -65,6 +67,7 @@ class CleanupTaskConf:
     resolutions: tuple[float, ...] | ResRange | None = None
     remove_before: TimeSpec | None = None
     remove_all: bool = False
+    dimensions: dict[str, tuple[str, ...]] | None = None
 
 
 @attrs.frozen

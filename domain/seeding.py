@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 import attrs
 
 from domain.coverage import Coverage
+from domain.dimensions import Chosen
 from domain.grid import Grid, TileRange
 from domain.locking import create_once
 from domain.ports import StoredTile
@@ -34,10 +35,12 @@ class SeedTask:
     levels: tuple[int, ...]
     coverage: Coverage | None = None
     refresh_before: float | None = None
+    # The tiles of these dimension values (their own directories); None: the cache's own.
+    dimensions: Chosen | None = None
 
     @property
     def id(self) -> str:
-        return f"seed:{self.name}:{self.cache}:{self.grid}:{','.join(map(str, self.levels))}"
+        return _task_id("seed", self)
 
 
 @attrs.frozen
@@ -53,10 +56,18 @@ class CleanupTask:
     remove_all: bool = False
     # False when seed.yaml gave no remove_before: it is then when the run started.
     remove_before_given: bool = True
+    dimensions: Chosen | None = None
 
     @property
     def id(self) -> str:
-        return f"cleanup:{self.name}:{self.cache}:{self.grid}:{','.join(map(str, self.levels))}"
+        return _task_id("cleanup", self)
+
+
+def _task_id(kind: str, task: SeedTask | CleanupTask) -> str:
+    """What the progress file knows a task by."""
+    levels = ",".join(map(str, task.levels))
+    own = f"{kind}:{task.name}:{task.cache}:{task.grid}:{levels}"
+    return own if task.dimensions is None else f"{own}:{task.dimensions.path}"
 
 
 @attrs.frozen

@@ -33,7 +33,7 @@ def check_cleanups(
     problems: list[str] = []
     fit: list[CleanupTask] = []
     for task in tasks:
-        cache = _prunable(tileset(state, task.cache, task.grid))
+        cache = _prunable(tileset(state, task))
         if cache is None:
             problems.append(
                 f"cache {task.cache!r} cannot be cleaned up (its tiles cannot be listed)"
@@ -70,7 +70,7 @@ def run_cleanups(
         if stopper.stop:
             totals.interrupted = True
             break
-        tiles = tileset(state, task.cache, task.grid)
+        tiles = tileset(state, task)
         cache = _prunable(tiles)
         if cache is None:
             raise ConfigError(task.name, [f"cache {task.cache!r} cannot be cleaned up"])

@@ -19,6 +19,7 @@ from types import FrameType
 
 import attrs
 
+from domain.dimension_tiles import for_dimensions
 from domain.errors import LockTimeoutError
 from domain.seeding import CleanupTask, Plan, SeedTask, plan
 from domain.tiles import TileSet
@@ -61,8 +62,10 @@ class Totals:
     interrupted: bool = False
 
 
-def tileset(state: AppState, cache: str, grid: str) -> TileSet:
-    return next(t for t in state.caches[cache] if t.grid.name == grid)
+def tileset(state: AppState, task: SeedTask | CleanupTask) -> TileSet:
+    """The tiles a task works on: its cache's in its grid, of its dimension values if any."""
+    tiles = next(t for t in state.caches[task.cache] if t.grid.name == task.grid)
+    return tiles if task.dimensions is None else for_dimensions(tiles, task.dimensions)
 
 
 class Stopper:
@@ -93,7 +96,7 @@ def run_seeds(
 ) -> Totals:
     totals = Totals()
     done = read_progress(options.progress_file) if options.resume else {}
-    sets = [tileset(state, t.cache, t.grid) for t in tasks]
+    sets = [tileset(state, t) for t in tasks]
     plans = [
         plan(
             s.grid,
@@ -234,6 +237,9 @@ def describe(task: SeedTask | CleanupTask) -> str:
     )
     kind = "seed" if isinstance(task, SeedTask) else "cleanup"
     area = "coverage" if task.coverage is not None else "full grid"
+    if task.dimensions is not None:
+        values = ", ".join(f"{k}={v}" for k, v in task.dimensions.values)
+        area = f"{area}, {values}"
     if isinstance(task, SeedTask):
         when = (
             "missing tiles"
