@@ -20,10 +20,12 @@ from cattrs.gen import make_dict_structure_fn, override
 from adapters.config import structure_config
 from adapters.config_hooks import kind, register_hooks
 from adapters.config_merge import read_yaml
+from adapters.coverage_files import CoverageFiles
 from adapters.logs import CONFIG, get_logger
 from adapters.time_spec import bad_key, moment_of
 from domain.config import TilegateConf
-from domain.coverage import Coverage, coverage_from_conf, union
+from domain.coverage import Coverage, union
+from domain.coverage_conf import coverage_from_conf
 from domain.errors import ConfigError, ConfigValueError
 from domain.grid import Grid
 from domain.seed_config import (
@@ -289,20 +291,12 @@ class _Resolver:
         if name not in self._coverages:
             try:
                 self._coverages[name] = coverage_from_conf(
-                    self.seed_conf.coverages[name], self._read_text
+                    self.seed_conf.coverages[name], CoverageFiles(self.here)
                 )
             except (ConfigValueError, OSError) as exc:
                 self.errors.append(f"{exc} @ $.coverages[{name!r}]")
                 self._coverages[name] = None
         return self._coverages[name]
-
-    def _read_text(self, name: str) -> str:
-        try:
-            return (self.here / name).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigValueError(
-                f"cannot read coverage file {name!r}: {exc}"
-            ) from exc
 
     def _levels(
         self, task: SeedTaskConf | CleanupTaskConf, grid: Grid

@@ -81,7 +81,7 @@ class HttpConf:
 
 @attrs.frozen
 class CoverageConf:
-    """A `coverage:` (bbox, WKT/GeoJSON polygons, or combinations of coverages)."""
+    """A `coverage:` (bbox, WKT/GeoJSON polygons, an OGR datasource, or combinations)."""
 
     srs: str | None = None
     bbox: BboxConf | None = None
@@ -91,6 +91,10 @@ class CoverageConf:
     polygons_srs: str | None = None
     datasource: str | None = None
     where: str | None = None
+    # MapProxy's older spelling of an OGR datasource, its filter and its SRS.
+    ogr_datasource: str | None = None
+    ogr_where: str | None = None
+    ogr_srs: str | None = None
     expire_tiles: str | None = None
     union: tuple[CoverageConf, ...] | None = None
     intersection: tuple[CoverageConf, ...] | None = None

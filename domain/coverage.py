@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 import attrs
@@ -14,7 +14,6 @@ from shapely.geometry import box, shape
 from shapely.geometry.base import BaseGeometry
 
 from domain.bbox import Bbox
-from domain.config import CoverageConf
 from domain.errors import ConfigValueError
 from domain.srs import SRS, same_srs, transform_points
 from domain.srs import srs as make_srs
@@ -84,6 +83,17 @@ def polygon_coverage(text: str, srs: SRS, clip: bool = False) -> Coverage:
     return Coverage(_polygonal(shapely.union_all(polygons)), srs, clip)
 
 
+def geometry_coverage(
+    geoms: Iterable[BaseGeometry], srs: SRS, clip: bool = False
+) -> Coverage:
+    """A coverage of the polygons among `geoms` (lines and points, which have no area, are
+    left out, as MapProxy leaves them out of OGR datasources)."""
+    polygons = [g for g in geoms if g.geom_type in ("Polygon", "MultiPolygon")]
+    if not polygons:
+        raise ConfigValueError("has no polygons")
+    return Coverage(_polygonal(shapely.union_all(polygons)), srs, clip)
+
+
 def union(coverages: Iterable[Coverage], clip: bool = False) -> Coverage:
     """The area of any of the coverages, in the first one's SRS."""
     first, rest = _split(coverages, "union")
@@ -111,89 +121,11 @@ def difference(coverages: Iterable[Coverage], clip: bool = False) -> Coverage:
     return Coverage(_polygonal(geom, "difference"), first.srs, clip)
 
 
-def coverage_from_conf(conf: CoverageConf, read_text: Callable[[str], str]) -> Coverage:
-    """The coverage a `coverage:` entry describes; `read_text` reads a polygon file by its path."""
-    kinds = [
-        k
-        for k, v in (
-            ("bbox", conf.bbox),
-            ("polygons", conf.polygons),
-            ("datasource", conf.datasource),
-            ("expire_tiles", conf.expire_tiles),
-            ("union", conf.union),
-            ("intersection", conf.intersection),
-            ("difference", conf.difference),
-        )
-        if v is not None
-    ]
-    if len(kinds) != 1:
-        found = ", ".join(kinds) if kinds else "none"
-        raise ConfigValueError(
-            "a coverage needs exactly one of bbox, polygons, datasource, expire_tiles, union, "
-            f"intersection, difference (found {found})"
-        )
-    kind = kinds[0]
-    if conf.where is not None:
-        raise ConfigValueError(
-            "coverage option where needs an OGR datasource, which Tilegate does not read"
-        )
-    for parts, combine in (
-        (conf.union, union),
-        (conf.intersection, intersection),
-        (conf.difference, difference),
-    ):
-        if parts is not None:
-            return combine(
-                [coverage_from_conf(c, read_text) for c in parts], clip=conf.clip
-            )
-    if conf.expire_tiles is not None:
-        return _expire_tiles_coverage(read_text(conf.expire_tiles), conf.clip)
-    own_srs = {"polygons": conf.polygons_srs, "bbox": conf.bbox_srs}.get(kind)
-    code = own_srs or conf.srs
-    if code is None:
-        raise ConfigValueError(f"a {kind} coverage needs an srs")
-    srs = make_srs(code)
-    if conf.bbox is not None:
-        return bbox_coverage(_bbox(conf.bbox), srs, conf.clip)
-    path = conf.polygons or conf.datasource or ""
-    if kind == "datasource" and (numbers := _bbox_text(path)) is not None:
-        return bbox_coverage(numbers, srs, conf.clip)
-    if path.lower().endswith(
-        (".shp", ".gpkg", ".sqlite", ".gml", ".kml")
-    ) or path.upper().startswith("PG:"):
-        raise ConfigValueError(
-            f"coverage datasource {path!r} needs OGR, which Tilegate does not read; use WKT or GeoJSON"
-        )
-    try:
-        return polygon_coverage(read_text(path), srs, conf.clip)
-    except ConfigValueError as exc:
-        raise ConfigValueError(f"coverage {path!r}: {exc}") from exc
-
-
 def _split(coverages: Iterable[Coverage], what: str) -> tuple[Coverage, list[Coverage]]:
     items = list(coverages)
     if not items:
         raise ConfigValueError(f"a coverage {what} needs at least one coverage")
     return items[0], items[1:]
-
-
-def _bbox(values: Iterable[float]) -> Bbox:
-    try:
-        return Bbox(*values)
-    except (TypeError, ValueError) as exc:
-        raise ConfigValueError(f"invalid coverage bbox: {exc}") from exc
-
-
-def _bbox_text(text: str) -> Bbox | None:
-    """A bbox written as `minx,miny,maxx,maxy`, or None if text is no such thing (but a path)."""
-    parts = text.split(",")
-    if len(parts) != 4:
-        return None
-    try:
-        numbers = [float(p) for p in parts]
-    except ValueError:
-        return None
-    return _bbox(numbers)
 
 
 def _from_wkt(text: str) -> list[BaseGeometry]:
@@ -332,7 +264,8 @@ def _area_of_use(dst: SRS, src: SRS) -> BaseGeometry:
     return _transform(shapely.segmentize(lonlat, 1.0), make_srs("EPSG:4326"), src)
 
 
-def _expire_tiles_coverage(text: str, clip: bool) -> Coverage:
+def expire_tiles_coverage(text: str, clip: bool) -> Coverage:
+    """The web mercator tiles an expire-tiles file (`z/x/y` lines, as osm2pgsql writes) lists."""
     boxes = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not (line := line.strip()):

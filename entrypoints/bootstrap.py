@@ -11,6 +11,7 @@ import attrs
 
 from adapters.arcgis_source import ArcGISSource
 from adapters.config import LoadedConfig
+from adapters.coverage_files import CoverageFiles
 from adapters.debug_source import DebugSource
 from adapters.fcntl_locker import FcntlLocker
 from adapters.geojson_source import GeoJSONSource
@@ -45,7 +46,7 @@ from domain.config import (
     split_tag,
     supported_srs,
 )
-from domain.coverage import coverage_from_conf
+from domain.coverage_conf import coverage_from_conf
 from domain.dimension_tiles import DimensionTileSets
 from domain.dimensions import LayerDimensions, dimensions_of
 from domain.errors import ConfigError, ConfigValueError, SourceError
@@ -468,9 +469,7 @@ def _make_source(
         return source
     coverage = None
     if conf.coverage is not None:
-        coverage = coverage_from_conf(
-            conf.coverage, lambda name: (here / name).read_text(encoding="utf-8")
-        )
+        coverage = coverage_from_conf(conf.coverage, CoverageFiles(here))
     return LimitedSource(source, coverage, limits, seed_only)
 
 

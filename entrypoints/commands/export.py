@@ -12,8 +12,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from adapters.config import load_config
+from adapters.coverage_files import CoverageFiles
 from domain.bbox import Bbox
-from domain.coverage import Coverage, bbox_coverage, polygon_coverage
+from domain.config import CoverageConf
+from domain.coverage import Coverage, bbox_coverage
+from domain.coverage_conf import coverage_from_conf
 from domain.errors import ConfigError, ConfigValueError, TilegateError
 from domain.grid import Grid, TileCoord
 from domain.ports import EncodedTile, TileCache
@@ -60,9 +63,13 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     parser.add_argument(
         "--coverage",
-        help="the area to export: a bbox 'minx,miny,maxx,maxy' or a WKT/GeoJSON file",
+        help="the area to export: a bbox 'minx,miny,maxx,maxy', a WKT/GeoJSON file or an "
+        "OGR datasource",
     )
     parser.add_argument("--srs", help="the SRS of --coverage (default: the grid's SRS)")
+    parser.add_argument(
+        "--where", help="filter for an OGR --coverage: attributes, or a whole SELECT"
+    )
     parser.add_argument(
         "--fetch-missing-tiles",
         action="store_true",
@@ -110,7 +117,7 @@ def _export(args: argparse.Namespace) -> int:
     tileset = _tileset(state.caches, args.source, args.grid)
     grid = tileset.grid
     levels = parse_levels(args.levels, grid.num_levels)
-    coverage = _coverage(args.coverage, args.srs, grid)
+    coverage = _coverage(args.coverage, args.srs, args.where, grid)
     dest = Path(args.dest)
     if not args.dry_run:
         _check_dest(dest, kind, args.force)
@@ -220,10 +227,12 @@ def parse_levels(text: str | None, num_levels: int) -> tuple[int, ...]:
     return tuple(sorted(levels))
 
 
-def _coverage(text: str | None, srs_code: str | None, grid: Grid) -> Coverage | None:
+def _coverage(
+    text: str | None, srs_code: str | None, where: str | None, grid: Grid
+) -> Coverage | None:
     if text is None:
-        if srs_code is not None:
-            raise ExportError("--srs is the SRS of --coverage, which is missing")
+        if srs_code is not None or where is not None:
+            raise ExportError("--srs and --where go with --coverage, which is missing")
         return None
     srs = make_srs(srs_code) if srs_code is not None else grid.srs
     numbers = text.replace(",", " ").split()
@@ -237,12 +246,11 @@ def _coverage(text: str | None, srs_code: str | None, grid: Grid) -> Coverage | 
                 return bbox_coverage(Bbox(*values), srs)
             except ValueError as exc:
                 raise ExportError(f"--coverage: {exc}") from None
-    file = Path(text)
-    if not file.is_file():
-        raise ExportError(
-            f"--coverage {text!r} is neither a bbox (minx,miny,maxx,maxy) nor a file"
-        )
-    return polygon_coverage(file.read_text(encoding="utf-8"), srs)
+    conf = CoverageConf(datasource=text, where=where, srs=srs.code)
+    try:
+        return coverage_from_conf(conf, CoverageFiles(Path.cwd()))
+    except ConfigValueError as exc:
+        raise ExportError(f"--coverage: {exc}") from None
 
 
 def _levels_text(levels: tuple[int, ...]) -> str:

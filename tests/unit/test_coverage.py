@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from domain.bbox import Bbox
-from domain.config import CoverageConf
 from domain.coverage import (
     Coverage,
     bbox_coverage,
-    coverage_from_conf,
     difference,
     intersection,
     polygon_coverage,
@@ -30,16 +27,6 @@ WEB_GRID = resolve_grids({})["GLOBAL_WEBMERCATOR"]
 # A triangle over Germany, in lon/lat; its hypotenuse runs from (6, 47) to (15, 55).
 TRIANGLE_WKT = "POLYGON((6 47, 15 47, 15 55, 6 47))"
 TWO_SQUARES_WKT = "POLYGON((5 50, 10 50, 10 55, 5 55, 5 50))\nPOLYGON((20 50, 25 50, 25 55, 20 55, 20 50))\n"
-
-
-def files(**texts: str) -> Callable[[str], str]:
-    def read_text(path: str) -> str:
-        try:
-            return texts[path]
-        except KeyError:
-            raise AssertionError(f"unexpected read of {path}") from None
-
-    return read_text
 
 
 def test_bbox_coverage_like_mapproxy() -> None:
@@ -214,92 +201,6 @@ def test_union_intersection_difference_like_mapproxy() -> None:
         intersection([b, bbox_coverage(Bbox(20, 50, 21, 51), WGS84)])
     with pytest.raises(ConfigValueError, match="empty"):
         difference([b, bbox_coverage(Bbox(0, 0, 30, 60), WGS84)])
-
-
-def test_coverage_from_conf_kinds() -> None:
-    read = files(
-        **{
-            "de.wkt": TWO_SQUARES_WKT,
-            "de.geojson": json.dumps(
-                {
-                    "type": "Polygon",
-                    "coordinates": [[[5, 50], [10, 50], [10, 55], [5, 55], [5, 50]]],
-                }
-            ),
-            "expire.txt": "1/0/0\n\n1/1/1\n",
-        }
-    )
-    assert coverage_from_conf(
-        CoverageConf(bbox=(5, 50, 10, 55), srs="EPSG:4326"), read
-    ).bbox == Bbox(5, 50, 10, 55)
-    bbox_text = coverage_from_conf(
-        CoverageConf(datasource="5,50,10,55", srs="EPSG:4326"), read
-    )
-    assert bbox_text.bbox == Bbox(5, 50, 10, 55)
-    wkt = coverage_from_conf(
-        CoverageConf(polygons="de.wkt", polygons_srs="EPSG:4326"), read
-    )
-    assert wkt.bbox == Bbox(5, 50, 25, 55)
-    assert wkt.srs == WGS84
-    geojson = coverage_from_conf(
-        CoverageConf(datasource="de.geojson", srs="EPSG:4326", clip=True), read
-    )
-    assert geojson.clip
-    assert geojson.bbox == Bbox(5, 50, 10, 55)
-    expire = coverage_from_conf(CoverageConf(expire_tiles="expire.txt"), read)
-    assert expire.srs == WEB
-    assert expire.contains(WEB_GRID.tile_bbox(TileCoord(0, 0, 1)), WEB)
-    assert expire.contains(WEB_GRID.tile_bbox(TileCoord(1, 1, 1)), WEB)
-    assert not expire.intersects(WEB_GRID.tile_bbox(TileCoord(1, 0, 1)), WEB)
-
-
-def test_coverage_from_conf_combinations_are_nested() -> None:
-    conf = CoverageConf(
-        difference=(
-            CoverageConf(
-                union=(
-                    CoverageConf(bbox=(0, 40, 10, 60), srs="EPSG:4326"),
-                    CoverageConf(bbox=(10, 40, 20, 60), srs="EPSG:4326"),
-                )
-            ),
-            CoverageConf(datasource="hole.wkt", srs="EPSG:4326"),
-        ),
-        clip=True,
-    )
-    cov = coverage_from_conf(
-        conf, files(**{"hole.wkt": "POLYGON((5 50, 15 50, 15 55, 5 55, 5 50))"})
-    )
-    assert cov.clip
-    assert cov.bbox == Bbox(0, 40, 20, 60)
-    assert not cov.intersects(Bbox(6, 51, 14, 54), WGS84)
-    assert cov.contains(Bbox(1, 41, 19, 49), WGS84)
-
-
-@pytest.mark.parametrize(
-    ("conf", "message"),
-    [
-        (CoverageConf(bbox=(5, 50, 10, 55)), "needs an srs"),
-        (CoverageConf(srs="EPSG:4326"), "exactly one of"),
-        (
-            CoverageConf(bbox=(5, 50, 10, 55), datasource="x.wkt", srs="EPSG:4326"),
-            "found bbox, datasource",
-        ),
-        (CoverageConf(bbox=(10, 50, 5, 55), srs="EPSG:4326"), "invalid coverage bbox"),
-        (CoverageConf(bbox=(5, 50, 10, 55), srs="EPSG:0"), "unknown SRS"),
-        (CoverageConf(datasource="world.shp", srs="EPSG:4326"), "needs OGR"),
-        (CoverageConf(datasource="x.geojson", where="a = 1", srs="EPSG:4326"), "where"),
-        (CoverageConf(datasource="bad.wkt", srs="EPSG:4326"), "'bad.wkt': invalid WKT"),
-        (CoverageConf(union=()), "at least one"),
-        (CoverageConf(expire_tiles="bad.txt"), "line 2: expected z/x/y"),
-        (CoverageConf(expire_tiles="out.txt"), "outside"),
-    ],
-)
-def test_bad_coverage_confs(conf: CoverageConf, message: str) -> None:
-    read = files(
-        **{"bad.wkt": "POLYGON((", "bad.txt": "1/0/0\nx\n", "out.txt": "1/2/0\n"}
-    )
-    with pytest.raises(ConfigValueError, match=message):
-        coverage_from_conf(conf, read)
 
 
 def test_coverages_are_values() -> None:
