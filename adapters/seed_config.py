@@ -26,6 +26,8 @@ from adapters.time_spec import bad_key, moment_of
 from domain.config import TilegateConf
 from domain.coverage import Coverage, union
 from domain.coverage_conf import coverage_from_conf
+from domain.dimension_seeding import cache_dimensions, combinations, picked_values
+from domain.dimensions import Chosen
 from domain.errors import ConfigError, ConfigValueError
 from domain.grid import Grid
 from domain.seed_config import (
@@ -176,8 +178,8 @@ class _Resolver:
         path = f"$.seeds[{name!r}]"
         refresh = self._time(task.refresh_before, f"{path}.refresh_before")
         return [
-            SeedTask(name, cache, grid, levels, coverage, refresh)
-            for cache, grid, levels, coverage in self._targets(path, task)
+            SeedTask(name, cache, grid, levels, coverage, refresh, dims)
+            for cache, grid, levels, coverage, dims in self._targets(path, task)
         ]
 
     def cleanup(self, name: str, task: CleanupTaskConf) -> list[CleanupTask]:
@@ -194,15 +196,17 @@ class _Resolver:
                 coverage,
                 task.remove_all,
                 remove_before_given=task.remove_before is not None,
+                dimensions=dims,
             )
-            for cache, grid, levels, coverage in self._targets(path, task)
+            for cache, grid, levels, coverage, dims in self._targets(path, task)
         ]
 
     def _targets(
         self, path: str, task: SeedTaskConf | CleanupTaskConf
-    ) -> list[tuple[str, str, tuple[int, ...], Coverage | None]]:
+    ) -> list[tuple[str, str, tuple[int, ...], Coverage | None, Chosen | None]]:
         errors_before = len(self.errors)
         caches = self._caches(path, task.caches)
+        variants = {c: self._variants(path, task, c) for c in caches}
         grid_names = self._grids(path, task.grids, caches)
         coverage = self._coverage(path, task.coverages)
         if len(self.errors) > errors_before:
@@ -220,11 +224,31 @@ class _Resolver:
                 except ConfigValueError as exc:
                     self.errors.append(f"{exc} (grid {grid_name!r}) @ {path}.coverages")
         return [
-            (cache, g, levels[g], coverage)
+            (cache, g, levels[g], coverage, chosen)
             for g in grid_names
             for cache in caches
+            for chosen in variants[cache]
             if levels[g]
         ]
+
+    def _variants(
+        self, path: str, task: SeedTaskConf | CleanupTaskConf, cache: str
+    ) -> tuple[Chosen | None, ...]:
+        """The combinations of dimension values whose tiles a task of `cache` works on."""
+        users = cache_dimensions(self.conf, cache)
+        values = {}
+        for name, raw in (task.dimensions or {}).items():
+            try:
+                values[name.lower()] = picked_values(
+                    users, name, raw, offered_only=isinstance(task, SeedTaskConf)
+                )
+            except ConfigValueError as exc:
+                self.errors.append(f"{exc} @ {path}.dimensions[{name!r}]")
+        try:
+            return combinations(users, None if task.dimensions is None else values)
+        except ConfigValueError as exc:
+            self.errors.append(f"{exc} @ {path}.dimensions")
+            return ()
 
     def _caches(self, path: str, names: tuple[str, ...]) -> list[str]:
         if not names:

@@ -9,7 +9,7 @@ tiles of every combination of the values its cache's layers offer, or of the val
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 from domain.config import LayerConf, TilegateConf
 from domain.dimensions import Chosen, Dimension, LayerDimensions, dimensions_of
@@ -43,10 +43,14 @@ def _all(layers: Sequence[LayerConf]) -> Iterator[LayerConf]:
 
 
 def picked_values(
-    users: Sequence[LayerDimensions | None], name: str, raw: Sequence[object]
+    users: Sequence[LayerDimensions | None],
+    name: str,
+    raw: Sequence[object],
+    offered_only: bool = True,
 ) -> tuple[str, ...]:
     """The values a task names for dimension `name`; ConfigValueError for a dimension no
-    layer of the cache has, or a value none offers (saying which)."""
+    layer of the cache has, or (`offered_only`) a value none offers, saying which. Cleanups
+    may name values no longer offered: their tiles are what is left to remove."""
     every = [d for ds in users if ds is not None for d in ds.dimensions]
     dims = [d for d in every if d.key == name.lower()]
     if not dims:
@@ -56,7 +60,7 @@ def picked_values(
         )
     values = Dimension.from_conf(dims[0].name, raw, None).values
     for value in values:
-        if not any(value in d.values for d in dims):
+        if offered_only and not any(value in d.values for d in dims):
             raise ConfigValueError(
                 f"{value!r} is not a value of dimension {name!r}"
                 f" ({_listed(dims[0].values)})"
@@ -83,20 +87,13 @@ def combinations(
                 found[None] = None
             continue
         chosen = picked or {}
-        per_dim = [
-            [v for v in d.values if v in chosen[d.key]] if d.key in chosen else d.values
-            for d in dims.dimensions
-        ]
+        keys = dims.keys()
+        per_dim = [chosen.get(d.key, d.values) for d in dims.dimensions]
         for combo in itertools.product(*per_dim):
-            given = {d.key: v for d, v in zip(dims.dimensions, combo, strict=True)}
-            found[dims.choose(_by_key(given))] = None
+            found[Chosen.of(zip(keys, combo, strict=True))] = None
             if len(found) > MAX_COMBINATIONS:
                 raise ConfigValueError(
                     f"more than {MAX_COMBINATIONS} combinations of dimension values;"
                     " name the values to work on in the task's dimensions"
                 )
     return tuple(found)
-
-
-def _by_key(given: Mapping[str, str]) -> Callable[[Dimension], str]:
-    return lambda d: given[d.key]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 import attrs
@@ -80,6 +80,13 @@ class Chosen:
 
     values: tuple[tuple[str, str], ...]
 
+    @classmethod
+    def of(cls, values: Iterable[tuple[str, str]]) -> Chosen:
+        """(lower-case name, value) pairs in cache path order."""
+        return cls(
+            tuple(sorted(values, key=lambda kv: (kv[0].startswith("dim_"), kv[0])))
+        )
+
     @property
     def path(self) -> str:
         """The directories below a cache's own that hold these tiles, as MapProxy lays them
@@ -127,8 +134,7 @@ class LayerDimensions:
                     code="InvalidParameterValue",
                 )
             chosen.append((dim.key, value))
-        chosen.sort(key=lambda kv: (kv[0].startswith("dim_"), kv[0]))
-        return Chosen(tuple(chosen))
+        return Chosen.of(chosen)
 
 
 def dimensions_of(layer: LayerConf) -> LayerDimensions | None:

@@ -148,6 +148,13 @@ def test_a_cleanup_removes_the_tiles_of_the_values_it_names(
     assert stored(tmp_path) == {
         f"elevation-{e}/time-{t}": 1 for e in ("0", "1000") for t in (T2, T3)
     }
+    # A value the configuration no longer offers: its tiles can still be cleaned up.
+    config = tmp_path / "mapproxy.yaml"
+    config.write_text(config.read_text().replace(f"{T1}/{T3}/P1D", f"{T3}/{T3}/P1D"))
+    gone = f"cleanups:\n  gone:\n    caches: [c]\n    dimensions: {{time: ['{T2}']}}\n"
+    result = seed(tmp_path, gone)
+    assert result.returncode == 0, result.stderr
+    assert stored(tmp_path) == {f"elevation-{e}/time-{T3}": 1 for e in ("0", "1000")}
     result = seed(
         tmp_path, "cleanups:\n  all:\n    caches: [c]\n    remove_all: true\n"
     )

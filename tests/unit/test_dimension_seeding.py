@@ -84,3 +84,9 @@ def test_picked_values_are_checked_and_time_intervals_unfold() -> None:
         picked_values((dims,), "time", ["2021-01-01"])
     with pytest.raises(ConfigValueError, match=r"no dimension 'x' \(they have: time\)"):
         picked_values((dims, None), "x", ["1"])
+    # A cleanup may name values the layer no longer offers, if they can name a directory.
+    assert picked_values((dims,), "time", ["2019-12-31"], offered_only=False) == (
+        "2019-12-31",
+    )
+    with pytest.raises(ConfigValueError, match="cannot be stored"):
+        picked_values((dims,), "time", [".."], offered_only=False)
