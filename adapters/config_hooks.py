@@ -37,8 +37,6 @@ UNSUPPORTED_CACHE_TYPES = frozenset(
     {
         "couchdb",
         "riak",
-        "s3",
-        "azureblob",
     }
 )
 _RES_FACTOR = float | Literal["sqrt2"]

@@ -184,7 +184,7 @@ class FileCache:
                 if not dot or ext != self.ext:
                     continue
                 relative = os.path.join(dirpath, stem)[len(self._prefix) :]
-                coord = _coord(self.layout, relative)
+                coord = layout_coord(self.layout, relative)
                 # Only names the layout would write: stray files are not tiles.
                 if (
                     coord is not None
@@ -218,7 +218,7 @@ class FileCache:
         )
 
 
-def _coord(layout: str, relative: str) -> TileCoord | None:
+def layout_coord(layout: str, relative: str) -> TileCoord | None:
     """The tile a path below the cache directory (without extension) names, or None."""
     parts = relative.split("/")
     try:

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 import attrs
 
+from domain.blob_config import AzureBlobBackendConf, DirectoryLayout, S3BackendConf
 from domain.config_values import (
     ImageFormatConf,
     _non_negative,
@@ -25,9 +26,7 @@ class FileCacheBackendConf:
     """A cache's `cache:` options for `type: file` (the default)."""
 
     type: Literal["file"] = "file"
-    directory_layout: Literal["tc", "mp", "tms", "reverse_tms", "quadkey", "arcgis"] = (
-        "tc"
-    )
+    directory_layout: DirectoryLayout = "tc"
     directory: str | None = None
     use_grid_names: bool = False
     tile_lock_dir: str | None = None
@@ -152,6 +151,8 @@ CacheBackendConf = (
     | GeoPackageBackendConf
     | RedisBackendConf
     | CompactBackendConf
+    | S3BackendConf
+    | AzureBlobBackendConf
 )
 CACHE_TYPES: dict[str, type[CacheBackendConf]] = {
     "file": FileCacheBackendConf,
@@ -160,6 +161,8 @@ CACHE_TYPES: dict[str, type[CacheBackendConf]] = {
     "geopackage": GeoPackageBackendConf,
     "redis": RedisBackendConf,
     "compact": CompactBackendConf,
+    "s3": S3BackendConf,
+    "azureblob": AzureBlobBackendConf,
 }
 
 

@@ -15,6 +15,7 @@ from adapters.mbtiles_cache import MBTilesCache
 from adapters.permissions import Permissions
 from adapters.sqlite_cache import sqlite_levels
 from adapters.sqlite_db import LevelFiles
+from domain.blob_config import AzureBlobBackendConf, S3BackendConf
 from domain.config import (
     CacheBackendConf,
     CacheConf,
@@ -29,6 +30,7 @@ from domain.config import (
 )
 from domain.grid import Grid
 from domain.ports import TileCache
+from entrypoints.blob_stores import blob_cache
 
 T = TypeVar("T")
 SqliteStore = (
@@ -74,6 +76,8 @@ def cache_store(
             r.password,
             tls,
         )
+    if isinstance(cache.cache, S3BackendConf | AzureBlobBackendConf):
+        return blob_cache(name, cache.cache, grid, g, ext)
     if isinstance(cache.cache, CompactBackendConf):
         # As MapProxy: `directory` holds one grid, else `<cache_dir>/<cache>/<grid name>`.
         where = cache.cache.directory or Path(
@@ -170,10 +174,11 @@ def _sqlite_file(here: Path, base: Path, filename: str) -> Path:
 
 def cache_permissions(backend: CacheBackendConf, g: GlobalsCacheConf) -> Permissions:
     """A cache's `directory_permissions`/`file_permissions`, else the `globals.cache` ones."""
-    # A Redis cache makes no files but its locks: those as `globals.cache` says.
+    # Redis and object store caches make no files but their locks: those as `globals.cache`
+    # says.
     own = (
         (None, None)
-        if isinstance(backend, RedisBackendConf)
+        if isinstance(backend, RedisBackendConf | S3BackendConf | AzureBlobBackendConf)
         else (backend.directory_permissions, backend.file_permissions)
     )
     return Permissions(

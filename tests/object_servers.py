@@ -1,0 +1,182 @@
+"""Real object store servers for the s3 and azureblob cache tests, each on a free port, its data
+in memory, stopped at the end.
+
+- `MotoS3`: moto's standalone server (`moto_server`, from the dev extras) with IAM
+  authentication on: after the set-up calls that make a user and its access key, every request
+  must carry a valid AWS Signature V4 of that key, or moto answers 403.
+- `AzuriteBlob`: Azurite's blob service (`make node-packages` installs it under
+  tests/azurite), which checks Shared Key signatures of its well-known dev account.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+import urllib3
+
+from adapters.aws_sigv4 import AwsCredentials
+from adapters.azure_store import AzureBlobStore, parse_connection_string
+from adapters.s3_store import S3Store
+from tests.e2e.conftest import free_port, stop
+
+MOTO_SERVER = Path(sys.executable).parent / "moto_server"
+AZURITE_BLOB = (
+    Path(__file__).parent / "azurite" / "node_modules" / ".bin" / "azurite-blob"
+)
+DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+# The IAM calls that set up the user, its key and its policy go without a signature.
+_SETUP_CALLS = 3
+
+
+class _Server:
+    proc: subprocess.Popen[bytes]
+    url: str
+
+    def _start(self, args: list[str], workdir: Path, ready: str) -> None:
+        # A log file, not a pipe: a server logging every request would fill a pipe and stall.
+        log = workdir / f"{Path(args[0]).name}.log"
+        with log.open("wb") as out:
+            self.proc = subprocess.Popen(
+                args, cwd=workdir, stdout=out, stderr=subprocess.STDOUT, env=self._env()
+            )
+        http = urllib3.PoolManager(retries=False, timeout=1)
+        deadline = time.monotonic() + 30
+        try:
+            while True:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"{args[0]} exited: {log.read_text()}")
+                try:
+                    http.request("GET", ready)
+                    return
+                except urllib3.exceptions.HTTPError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.1)
+        except BaseException:
+            stop(self.proc)
+            raise
+        finally:
+            http.clear()
+
+    def _env(self) -> dict[str, str]:
+        return {"PATH": "/usr/bin:/bin:/usr/local/bin"}
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        # Killed, not terminated: the data is in memory only, and Azurite's graceful stop
+        # waits 10 s for clients' idle keep-alive connections.
+        self.proc.kill()
+        self.proc.wait()
+
+
+class MotoS3(_Server):
+    """moto's S3 on a free port, checking signatures; `.credentials` are a valid key."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._start(
+            [str(MOTO_SERVER), "-H", "127.0.0.1", "-p", str(self.port)],
+            workdir,
+            f"{self.url}/moto-api/",
+        )
+        self.credentials = self._iam_user()
+
+    def _env(self) -> dict[str, str]:
+        return {**super()._env(), "INITIAL_NO_AUTH_ACTION_COUNT": str(_SETUP_CALLS)}
+
+    def _iam_user(self) -> AwsCredentials:
+        http = urllib3.PoolManager(retries=False, timeout=10)
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
+        }
+        answers = [
+            http.request(
+                "POST",
+                f"{self.url}/",
+                fields={**call, "Version": "2010-05-08", "UserName": "tiles"},
+                encode_multipart=False,
+                # moto routes by the service of the credential scope; not checked yet.
+                headers={
+                    "Authorization": "AWS4-HMAC-SHA256 Credential=x/20260101/us-east-1"
+                    "/iam/aws4_request, SignedHeaders=host, Signature=x"
+                },
+            ).data.decode()
+            for call in (
+                {"Action": "CreateUser"},
+                {"Action": "CreateAccessKey"},
+                {
+                    "Action": "PutUserPolicy",
+                    "PolicyName": "tiles",
+                    "PolicyDocument": json.dumps(policy),
+                },
+            )
+        ]
+        http.clear()
+        key = re.search("<AccessKeyId>(.+?)</AccessKeyId>", answers[1])
+        secret = re.search("<SecretAccessKey>(.+?)</SecretAccessKey>", answers[1])
+        assert key, answers
+        assert secret, answers
+        return AwsCredentials(key.group(1), secret.group(1))
+
+    def bucket(self, name: str) -> S3Store:
+        """A new bucket, as a store with the valid key."""
+        store = S3Store(name, "us-east-1", self.url, self.credentials)
+        answer = store._request("PUT", "")  # CreateBucket: a PUT of the bucket itself
+        assert answer.status == 200, answer
+        return store
+
+
+class AzuriteBlob(_Server):
+    """Azurite's blob service on a free port; `.connection_string` reaches its dev account."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/devstoreaccount1"
+        self._start(
+            [
+                str(AZURITE_BLOB),
+                "--blobHost",
+                "127.0.0.1",
+                "--blobPort",
+                str(self.port),
+                "--inMemoryPersistence",
+                # MapProxy's azure-storage-blob asks for API versions newer than Azurite's.
+                "--skipApiVersionCheck",
+                "--silent",
+            ],
+            workdir,
+            f"http://127.0.0.1:{self.port}/",
+        )
+        self.connection_string = (
+            "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
+            f"AccountKey={DEV_KEY};BlobEndpoint={self.url}"
+        )
+
+    def _env(self) -> dict[str, str]:
+        node = shutil.which("node")
+        path = f"{Path(node).parent}:{super()._env()['PATH']}" if node else None
+        return {**super()._env(), **({"PATH": path} if path else {})}
+
+    def container(self, name: str) -> AzureBlobStore:
+        """A new container, as a store with the dev account's key."""
+        store = AzureBlobStore(parse_connection_string(self.connection_string), name)
+        answer = store._request("PUT", None, query={"restype": "container"})
+        assert answer.status == 201, answer
+        return store
