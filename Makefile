@@ -23,7 +23,16 @@ lint: venv
 system-packages:
 	bash .ci/install-system-packages
 
-test: venv system-packages lint docs-check
+# Azurite, the Azure Storage emulator the azureblob cache tests run (tests/object_servers.py),
+# installed from its lock file into tests/azurite/node_modules.
+AZURITE := tests/azurite/node_modules/.bin/azurite-blob
+$(AZURITE): tests/azurite/package.json tests/azurite/package-lock.json
+	npm ci --prefix tests/azurite --no-audit --no-fund --loglevel=error
+	touch $@
+
+node-packages: system-packages $(AZURITE)
+
+test: venv system-packages node-packages lint docs-check
 	$(PY) -m pytest
 
 # Every snippet of docs/deployment.md through the tool that runs it (nginx -t, systemd-analyze,
@@ -39,4 +48,4 @@ bench: venv
 soak: venv system-packages
 	TILEGATE_SOAK=1 $(PY) -m pytest tests/reliability
 
-.PHONY: venv system-packages run lint test docs-check bench soak
+.PHONY: venv system-packages node-packages run lint test docs-check bench soak
