@@ -8,15 +8,43 @@ import io
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 from PIL import Image
 
+from entrypoints.wsgiapp import make_wsgi_app
 from tests.e2e.conftest import run_command
 from tests.mapserver import MapServer, time_blue
+from tests.wsgi_call import call
 
 T1, T2, T3 = "2020-01-01T00:00:00Z", "2020-01-02T00:00:00Z", "2020-01-03T00:00:00Z"
 LEVELS_0_1 = 1 + 4  # tiles of levels 0 and 1
+GETTILE = {
+    "SERVICE": "WMTS",
+    "REQUEST": "GetTile",
+    "VERSION": "1.0.0",
+    "LAYER": "temp",
+    "STYLE": "default",
+    "TILEMATRIXSET": "GLOBAL_WEBMERCATOR",
+    "TILEMATRIX": "1",
+    "TILEROW": "0",
+    "TILECOL": "1",
+    "FORMAT": "image/png",
+}
+GETMAP = {
+    "SERVICE": "WMS",
+    "REQUEST": "GetMap",
+    "VERSION": "1.1.1",
+    "LAYERS": "temp",
+    "STYLES": "",
+    "SRS": "EPSG:3857",
+    "BBOX": "0,0,20037508.342789244,20037508.342789244",
+    "WIDTH": "256",
+    "HEIGHT": "256",
+    "FORMAT": "image/png",
+    "ELEVATION": "0",
+}
 
 
 @pytest.fixture
@@ -33,6 +61,8 @@ globals:
   image: {{paletted: false}}
 services:
   wmts:
+  wms:
+    md: {{title: Dimensions}}
 sources:
   wms:
     type: wms
@@ -79,7 +109,11 @@ def stored(root: Path) -> dict[str, int]:
 
 
 def blue(path: Path) -> int:
-    pixel = Image.open(io.BytesIO(path.read_bytes())).convert("RGB").getpixel((5, 5))
+    return blue_of(path.read_bytes())
+
+
+def blue_of(data: bytes) -> int:
+    pixel = Image.open(io.BytesIO(data)).convert("RGB").getpixel((5, 5))
     assert isinstance(pixel, tuple)
     return int(pixel[2])
 
@@ -107,8 +141,19 @@ def test_a_seed_makes_the_tiles_of_every_value_from_the_source_asked_for_it(
         )
         assert blue(tile) == time_blue(t)
     assert "elevation=0, time=2020-01-01T00:00:00Z" in result.stdout
-    # Seeded again: every tile is there, nothing is asked.
+    # WMTS and WMS serve the seeded tiles of the values they are asked for.
     server.reset()
+    app = make_wsgi_app(tmp_path / "mapproxy.yaml")
+    status, _, data = call(
+        app, "/service", urlencode({**GETTILE, "TIME": T1, "ELEVATION": "0"})
+    )
+    assert status == 200, data
+    assert blue_of(data) == time_blue(T1)
+    status, _, data = call(app, "/service", urlencode({**GETMAP, "TIME": T3}))
+    assert status == 200, data
+    assert blue_of(data) == time_blue(T3)
+    assert server.requests == []
+    # Seeded again: every tile is there, nothing is asked.
     again = seed(tmp_path, "seeds:\n  s:\n    caches: [c]\n    levels: {to: 1}\n")
     assert again.returncode == 0, again.stderr
     assert server.requests == []
