@@ -9,9 +9,11 @@ import re
 import time
 from collections.abc import Mapping
 from contextlib import AbstractContextManager, nullcontext
+from http.cookiejar import CookieJar
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.request import Request
 
 import attrs
 import urllib3
@@ -66,6 +68,7 @@ class _Options:
     headers: dict[str, str]
     no_cert_checks: bool
     ca_certs: str | None
+    cookies: bool = False
 
 
 def split_credentials(url: str) -> tuple[str, str | None]:
@@ -108,6 +111,8 @@ class HttpClient:
         init=False, factory=dict
     )
     _pid: int = attrs.field(init=False, default=0)
+    # The cookies of sources with `http.manage_cookies`, by the rules a browser keeps them.
+    _cookies: CookieJar = attrs.field(init=False, factory=CookieJar)
 
     def get(
         self,
@@ -169,6 +174,8 @@ class HttpClient:
         start = time.monotonic()
         status: int | str = "-"
         size = 0
+        if opts.cookies and (cookie := self._cookie_header(url)):
+            headers = headers | {"Cookie": cookie}
         try:
             resp = self._manager(opts).request(
                 method,
@@ -190,6 +197,12 @@ class HttpClient:
                     resp.close()
                 resp.release_conn()
             size = len(data)
+            if opts.cookies:
+                # The jar reads only info().get_all() of the response it is given.
+                self._cookies.extract_cookies(
+                    _SetCookies(resp.headers),  # type: ignore[arg-type]
+                    _cookie_request(url),
+                )
             return Response(
                 resp.status, {k.lower(): v for k, v in resp.headers.items()}, data
             )
@@ -253,12 +266,21 @@ class HttpClient:
             if own.ssl_no_cert_checks is not None
             else g.ssl_no_cert_checks
         )
+        cookies = (
+            own.manage_cookies if own.manage_cookies is not None else g.manage_cookies
+        )
         return _Options(
             timeout=float(timeout if timeout is not None else DEFAULT_TIMEOUT),
             headers=(g.headers or {}) | (own.headers or {}),
             no_cert_checks=bool(no_checks),
             ca_certs=own.ssl_ca_certs or g.ssl_ca_certs,
+            cookies=bool(cookies),
         )
+
+    def _cookie_header(self, url: str) -> str | None:
+        request = _cookie_request(url)
+        self._cookies.add_cookie_header(request)
+        return request.get_header("Cookie")
 
     def _manager(self, opts: _Options) -> urllib3.PoolManager:
         if self._pid != os.getpid():
@@ -276,6 +298,24 @@ class HttpClient:
                 kwargs["ca_certs"] = opts.ca_certs
             self._managers[key] = urllib3.PoolManager(maxsize=16, block=False, **kwargs)
         return self._managers[key]
+
+
+def _cookie_request(url: str) -> Request:
+    # Never opened: the cookie jar only reads its URL to pick and keep cookies.
+    return Request(url)  # noqa: S310
+
+
+@attrs.frozen
+class _SetCookies:
+    """An answer's headers as http.cookiejar reads a response's."""
+
+    headers: urllib3.HTTPHeaderDict
+
+    def info(self) -> _SetCookies:
+        return self
+
+    def get_all(self, name: str, default: list[str]) -> list[str]:
+        return self.headers.getlist(name) or default
 
 
 def _limit_read_time(resp: urllib3.BaseHTTPResponse, seconds: float) -> None:

@@ -77,6 +77,10 @@ class HttpConf:
     headers: dict[str, str] | None = None
     method: Literal["GET", "POST", "AUTO"] | None = None
     access_control_allow_origin: str | None = None
+    # Whether clients see which upstream failed (MapProxy's default: hidden, logged only).
+    hide_error_details: bool | None = None
+    # Keep the cookies upstreams set and send them back, as a browser would.
+    manage_cookies: bool | None = None
 
 
 @attrs.frozen

@@ -131,7 +131,7 @@ class TilegateApp:
                 logs.get_logger(logs.SYSTEM).warning(
                     "request failed", path=request.path, error=str(error)
                 )
-            return render(error)
+            return render(self.state.error_details.public(error))
 
     def kvp(self, request: Request, root: str) -> Response:
         service = request.args.get("service", "").upper()

@@ -69,6 +69,7 @@ from domain.srs import srs as make_srs
 from domain.tiles import TileSet
 from domain.warp import Resampling
 from entrypoints.cache_stores import cache_permissions, cache_store, pick
+from entrypoints.error_details import ErrorDetails
 from entrypoints.wmts_legend import legend_templates
 
 
@@ -104,6 +105,8 @@ class AppState:
     legends: dict[str, StaticLegend] = attrs.Factory(dict)
     # The WMS service's `featureinfo_xslt` by INFO_FORMAT kind ("html", "xml").
     info_transforms: dict[str, InfoTransform] = attrs.Factory(dict)
+    # What error answers may say about failed upstreams (`http.hide_error_details`).
+    error_details: ErrorDetails = attrs.Factory(ErrorDetails)
 
     def info_sources(self, name: str) -> tuple[InfoSource, ...]:
         """Who answers GetFeatureInfo for a layer's source `name` (a source or a cache)."""
@@ -180,6 +183,7 @@ def bootstrap(
         layers=layers,
         max_age=int(conf.globals.tiles.expires_hours * 3600),
         allow_origin="*" if allow_origin is None else allow_origin,
+        error_details=ErrorDetails.build(conf),
         sources={
             name: wiring.source(name)
             for layer in _named_layers(conf.layers)

@@ -115,7 +115,8 @@ class WMSService:
                 logs.get_logger(logs.SYSTEM).warning(
                     "wms request failed", error=str(error)
                 )
-            return exception(error, style or ErrorStyle(version))
+            shown = self.state.error_details.public(error)
+            return exception(shown, style or ErrorStyle(version))
 
     def negotiate(self, wanted: str | None, args: dict[str, str]) -> str:
         """The version to answer: the highest offered one not above `wanted`, else the lowest."""
