@@ -439,7 +439,8 @@ def test_an_unknown_collection_is_a_502(tmp_path: Path, map_server: MapServer) -
     )
     status, _, body = get(app, "/tms/1.0.0/t/EPSG3857/2/1/1.png")
     assert status == 502
-    assert b"/ogcapi/collections/nope answered HTTP 404" in body
+    # The URL (…/ogcapi/collections/nope) is in the log only: hide_error_details.
+    assert b"[source] answered HTTP 404" in body
     assert getmap(app, layers="m")[0] == 502
 
 
