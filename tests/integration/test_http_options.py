@@ -95,8 +95,8 @@ def tile_conf(url: str, http: dict[str, Any]) -> dict[str, Any]:
 def test_manage_cookies_sends_back_what_the_source_set(
     tmp_path: Path, cookie_server: CookieServer, http: dict[str, Any], sent: str | None
 ) -> None:
-    host, port = cookie_server.server_address[:2]
-    app = make_app(tmp_path, tile_conf(f"http://{host}:{port}", http))
+    port = cookie_server.server_address[1]
+    app = make_app(tmp_path, tile_conf(f"http://127.0.0.1:{port}", http))
     for tile in ("1/0/0", "1/1/0", "1/0/1"):
         assert get(app, f"/tiles/xyz/EPSG3857/{tile}.png")[0] == 200
     assert cookie_server.cookies == [None, sent, sent]
