@@ -50,6 +50,18 @@ class InfoQuery:
     info_format: str = "text/plain"
     feature_count: int | None = None
 
+    def pixel_bbox(self) -> Bbox:
+        """The area the queried pixel covers, in the query's SRS."""
+        b, (width, height) = self.bbox, self.size
+        rx, ry = b.width / width, b.height / height
+        x, y = self.pos
+        return Bbox(
+            b.minx + x * rx,
+            b.maxy - (y + 1) * ry,
+            b.minx + (x + 1) * rx,
+            b.maxy - y * ry,
+        )
+
 
 @attrs.frozen
 class FeatureInfo:

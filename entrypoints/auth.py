@@ -119,14 +119,19 @@ def tile_coord_access(
 
 
 def tile_access(
-    request: Request, service: str, layer: str, area: QueryExtent | None
+    request: Request,
+    service: str,
+    layer: str,
+    area: QueryExtent | None,
+    feature: str = "tile",
 ) -> Coverage | None:
-    """Where a tile request (or a tile map's metadata, `area` None) of `layer` may see it:
-    None for everywhere; AccessDeniedError unless the layer is permitted for `tile`."""
+    """Where a tile request (or a tile map's metadata, `area` None; or, `feature`
+    "featureinfo", a WMTS GetFeatureInfo) of `layer` may see it: None for everywhere;
+    AccessDeniedError unless the layer is permitted for `feature`."""
     if not guarded(request):
         return None
     grant = authorize(request, service, [layer], query_extent=area)
-    if not grant.permits(layer, "tile"):
+    if not grant.permits(layer, feature):
         raise AccessDeniedError()
     return grant.tile_limit(layer)
 

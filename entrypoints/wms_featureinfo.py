@@ -6,11 +6,11 @@ import time
 from typing import TYPE_CHECKING
 
 from domain import imaging
-from domain.bbox import Bbox
 from domain.errors import RequestError, SourceError
 from domain.featureinfo import (
     DEFAULT_INFO_TYPES,
     INFO_TYPES,
+    FeatureInfo,
     InfoQuery,
     InfoSource,
     LegendSource,
@@ -88,10 +88,15 @@ def get_feature_info(
     )
     count = args.get("feature_count", "").strip()
     feature_count = positive_int(count, "feature_count") if count else None
-    if guarded(request):
-        sources = list(_permitted_sources(service, names, query, pos, request))
     info = InfoQuery(query.bbox, query.size, query.srs, pos, info_format, feature_count)
+    if guarded(request):
+        sources = list(_permitted_sources(service, names, info, request))
     answer = feature_info(info, tuple(sources), service.state.info_transforms)
+    return info_response(answer)
+
+
+def info_response(answer: FeatureInfo) -> Response:
+    """A feature info answer; text without a charset is labelled UTF-8."""
     mime = answer.content_type
     if mime.startswith("text/") and "charset" not in mime:
         mime += "; charset=utf-8"
@@ -122,25 +127,15 @@ def _pixel(args: dict[str, str], keys: tuple[str, str], limit: int, axis: int) -
 
 
 def _permitted_sources(
-    service: WMSService,
-    names: list[str],
-    query: MapQuery,
-    pos: tuple[int, int],
-    request: Request,
+    service: WMSService, names: list[str], info: InfoQuery, request: Request
 ) -> tuple[InfoSource, ...]:
     drawn = [m.name for name in names for m in service.named[name].map_layers]
     grant = authorize(
-        request, "wms.featureinfo", drawn, query_extent=extent(query.srs, query.bbox)
+        request, "wms.featureinfo", drawn, query_extent=extent(info.srs, info.bbox)
     )
-    b, (width, height) = query.bbox, query.size
-    rx, ry = b.width / width, b.height / height
-    pixel = Bbox(
-        b.minx + pos[0] * rx,
-        b.maxy - (pos[1] + 1) * ry,
-        b.minx + (pos[0] + 1) * rx,
-        b.maxy - pos[1] * ry,
+    return permitted_info_sources(
+        grant, names, service.named, info.pixel_bbox(), info.srs
     )
-    return permitted_info_sources(grant, names, service.named, pixel, query.srs)
 
 
 def get_legend_graphic(

@@ -21,7 +21,9 @@ from entrypoints.decorate import tile_decoration
 from entrypoints.http import PROXY_VARY, Request, Response
 from entrypoints.ogc import XML, unknown_operation
 from entrypoints.tile_answer import serve_tile
+from entrypoints.wmts_featureinfo import WMTSFeatureInfo
 from entrypoints.wmts_legend import legend_url
+from entrypoints.wmts_routes import template_route
 
 _TEMPLATE_KEYS = (
     "Layer",
@@ -56,23 +58,12 @@ class WMTSService:
     layers: dict[str, TileLayer] = attrs.Factory(dict)
     matrix_sets: dict[str, Grid] = attrs.Factory(dict)
     tilesets: dict[tuple[str, str], TileSet] = attrs.Factory(dict)
+    featureinfo: WMTSFeatureInfo | None = None
     route: re.Pattern[str] = attrs.field(init=False)
 
     @route.default
     def _route(self) -> re.Pattern[str]:
-        pattern = ""
-        for literal, key in re.findall(r"([^{]*)(?:\{(\w+)\})?", self.template):
-            pattern += re.escape(literal)
-            if key:
-                if key not in _TEMPLATE_KEYS:
-                    pattern += f"(?P<dim_{key}>[^/]+)"
-                else:
-                    pattern += (
-                        f"(?P<{key}>[^/]+?)"
-                        if key != "Format"
-                        else r"(?P<Format>[A-Za-z0-9]+)"
-                    )
-        return re.compile(pattern + "$")
+        return template_route(self.template, _TEMPLATE_KEYS)
 
     def template_dimensions(self) -> dict[str, str]:
         """The dimensions the RESTful template names: lower-case name -> as spelled there."""
@@ -94,25 +85,23 @@ class WMTSService:
                 service.layers.setdefault(layer.name, layer)
                 service.matrix_sets.setdefault(tileset.grid.name, tileset.grid)
                 service.tilesets[(layer.name, tileset.grid.name)] = tileset
+        service.featureinfo = WMTSFeatureInfo.build(state, service.tilesets)
         return service
 
     def handle_rest(self, request: Request, rest: str) -> Response:
         """rest: the path after `/wmts`."""
         if rest == "/1.0.0/WMTSCapabilities.xml":
             return self.capabilities(request, restful=True)
+        if self.restful and self.featureinfo and self.featureinfo.formats:
+            info = self.featureinfo.route.match(rest)
+            if info:
+                return self.featureinfo.handle_rest(self, request, info.groupdict())
         match = self.route.match(rest)
         if not match or not self.restful:
             raise RequestError(
                 f"unknown WMTS resource {rest!r}", code="InvalidParameterValue"
             )
         g = match.groupdict()
-        dims = {k[4:].lower(): v for k, v in g.items() if k.startswith("dim_")}
-        layer = self.layers.get(g["Layer"])
-        offered = layer.dimensions.keys() if layer and layer.dimensions else ()
-        for key, value in dims.items():
-            # As MapProxy: a template dimension the layer lacks may only say 'default'.
-            if key not in offered and value != "default":
-                raise RequestError(f"unknown dimension: {key}", param=key)
         return self.get_tile(
             request,
             g["Layer"],
@@ -121,14 +110,29 @@ class WMTSService:
             g["TileCol"],
             g["TileRow"],
             g["Format"],
-            dims,
+            self.rest_dimensions(g["Layer"], g),
         )
+
+    def rest_dimensions(
+        self, layer_name: str, groups: dict[str, str]
+    ) -> dict[str, str]:
+        """The dimension values of a RESTful URL's match, by lower-case name."""
+        dims = {k[4:].lower(): v for k, v in groups.items() if k.startswith("dim_")}
+        layer = self.layers.get(layer_name)
+        offered = layer.dimensions.keys() if layer and layer.dimensions else ()
+        for key, value in dims.items():
+            # As MapProxy: a template dimension the layer lacks may only say 'default'.
+            if key not in offered and value != "default":
+                raise RequestError(f"unknown dimension: {key}", param=key)
+        return dims
 
     def handle_kvp(self, request: Request) -> Response:
         args = request.args
         operation = args.get("request", "")
         if operation.lower() == "getcapabilities":
             return self.capabilities(request, restful=False)
+        if operation.lower() == "getfeatureinfo" and self.featureinfo:
+            return self.featureinfo.handle_kvp(self, request)
         if operation.lower() != "gettile":
             raise unknown_operation(operation)
         values = []
@@ -162,13 +166,7 @@ class WMTSService:
         dims: dict[str, str] | None = None,
     ) -> Response:
         """dims: the request's dimension values by lower-case name."""
-        tileset = self.tilesets.get((layer, matrix_set))
-        if tileset is None:
-            if layer not in self.layers:
-                raise RequestError(f"unknown layer {layer!r}", param="layer")
-            raise RequestError(
-                f"unknown tile matrix set {matrix_set!r}", param="tilematrixset"
-            )
+        tileset, coord = self.tile(layer, matrix_set, matrix, col, row)
         wanted = fmt.split("/")[-1].lower()
         offered = offered_format(tileset.format)
         if wanted not in (
@@ -179,14 +177,7 @@ class WMTSService:
                 f"invalid format {fmt!r}, this layer is {offered.mime}",
                 param="format",
             )
-        coord = TileCoord(
-            _int(col, "tilecol"), _int(row, "tilerow"), _int(matrix, "tilematrix")
-        )
         grid = tileset.grid
-        if not grid.contains(coord):
-            raise _out_of_range(coord, grid)
-        if grid.origin == "ll":
-            coord = grid.flip_y(coord)
         tile_layer = self.layers[layer]
         if tile_layer.dimensions is not None:
             given = dims or {}
@@ -195,6 +186,28 @@ class WMTSService:
         limit = tile_coord_access(request, "wmts", layer, grid, coord)
         decorate = tile_decoration(request, "wmts", layer, tileset, coord)
         return serve_tile(request, self.state, tileset, coord, limit, decorate)
+
+    def tile(
+        self, layer: str, matrix_set: str, matrix: str, col: str, row: str
+    ) -> tuple[TileSet, TileCoord]:
+        """The tile set and the tile (in its grid's own rows) a request names; RequestError
+        for a layer, tile matrix set or tile that is not there."""
+        tileset = self.tilesets.get((layer, matrix_set))
+        if tileset is None:
+            if layer not in self.layers:
+                raise RequestError(f"unknown layer {layer!r}", param="layer")
+            raise RequestError(
+                f"unknown tile matrix set {matrix_set!r}", param="tilematrixset"
+            )
+        coord = TileCoord(
+            _int(col, "tilecol"), _int(row, "tilerow"), _int(matrix, "tilematrix")
+        )
+        grid = tileset.grid
+        if not grid.contains(coord):
+            raise _out_of_range(coord, grid)
+        if grid.origin == "ll":
+            coord = grid.flip_y(coord)
+        return tileset, coord
 
     def capabilities(self, request: Request, restful: bool) -> Response:
         base = request.base_url
@@ -206,7 +219,7 @@ class WMTSService:
             f'    <ows:Operation name="{op}"><ows:DCP><ows:HTTP><ows:Get xlink:href={quoteattr(endpoint)}>'
             f'<ows:Constraint name="GetEncoding"><ows:AllowedValues><ows:Value>{encoding}</ows:Value>'
             "</ows:AllowedValues></ows:Constraint></ows:Get></ows:HTTP></ows:DCP></ows:Operation>\n"
-            for op in ("GetCapabilities", "GetTile")
+            for op in self._operations()
         )
         seen = tile_layers_seen(request, "wmts", list(self.layers))
         layers = "".join(
@@ -240,6 +253,11 @@ class WMTSService:
         )
         return Response(200, body.encode(), XML, [("Vary", PROXY_VARY)])
 
+    def _operations(self) -> tuple[str, ...]:
+        if self.featureinfo and self.featureinfo.offered():
+            return ("GetCapabilities", "GetTile", "GetFeatureInfo")
+        return ("GetCapabilities", "GetTile")
+
     def _layer_xml(self, layer: TileLayer, base: str, restful: bool) -> str:
         tilesets = [
             ts for ts in layer.tilesets if (layer.name, ts.grid.name) in self.tilesets
@@ -266,6 +284,8 @@ class WMTSService:
                 .replace("{Style}", "default")
             )
             resource = f'      <ResourceURL format="{fmt.mime}" resourceType="tile" template={quoteattr(template)}/>\n'
+            if self.featureinfo:
+                resource += self.featureinfo.resource_urls(layer.name, base)
         return (
             "    <Layer>\n"
             f"      <ows:Title>{escape(layer.title)}</ows:Title>\n"
@@ -277,6 +297,7 @@ class WMTSService:
             f"      <ows:Identifier>{escape(layer.name)}</ows:Identifier>\n"
             f'      <Style isDefault="true"><ows:Identifier>default</ows:Identifier>{legend}</Style>\n'
             f"      <Format>{fmt.mime}</Format>\n"
+            f"{self.featureinfo.info_formats_xml(layer.name) if self.featureinfo else ''}"
             f"{self._dimensions_xml(layer, restful)}{links}{resource}"
             "    </Layer>\n"
         )
