@@ -205,6 +205,8 @@ class GlobalsImageConf:
     max_shrink_factor: float = 4.0
     jpeg_quality: int | None = attrs.field(default=None, validator=_jpeg_quality)
     formats: dict[str, ImageFormatConf] = attrs.Factory(dict)
+    # A directory with DejaVuSans.ttf and DejaVuSansMono.ttf to draw text with.
+    font_dir: str | None = None
 
 
 @attrs.frozen

@@ -12,6 +12,7 @@ from PIL import Image
 from domain import imaging
 from domain.band_merge import BandMerge
 from domain.errors import OutsideGridError, StoreError
+from domain.fonts import BUILTIN, TextFont
 from domain.formats import ImageFormat
 from domain.grid import Grid, TileCoord, TileRange
 from domain.locking import create_once
@@ -52,6 +53,7 @@ class TileSet:
     lock_timeout: float = 60.0
     encode_options: imaging.EncodeOptions = attrs.field(factory=imaging.EncodeOptions)
     watermark: WatermarkConf | None = None
+    watermark_font: TextFont = BUILTIN
     # Each source's `image.opacity` (None: opaque as it comes), applied where sources merge.
     source_opacity: tuple[float | None, ...] = ()
     # Band merging: the sources' images combined channel by channel instead of stacked.
@@ -234,7 +236,7 @@ def _crop(image: Image.Image, meta: MetaTile, coord: TileCoord) -> Image.Image:
 def _encode(coord: TileCoord, img: Image.Image, tiles: TileSet) -> EncodedTile:
     if tiles.watermark is not None:
         # Drawn as the tile is made, so it is stored (and served) with the text.
-        img = draw_watermark(img, coord, tiles.watermark)
+        img = draw_watermark(img, coord, tiles.watermark, tiles.watermark_font)
     return EncodedTile(
         coord,
         imaging.encode(img, tiles.format, tiles.encode_options),

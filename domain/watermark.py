@@ -9,13 +9,13 @@ grid counts them (its origin), the same tiles as MapProxy marks.
 
 from __future__ import annotations
 
-import functools
 from typing import Any, Literal
 
 import attrs
-from PIL import Image, ImageColor, ImageDraw, ImageFont
+from PIL import Image, ImageColor, ImageDraw
 
 from domain.errors import ConfigValueError
+from domain.fonts import BUILTIN, TextFont
 from domain.grid import TileCoord
 
 # MapProxy's defaults: grey at 30 of 255, 24 pixels.
@@ -84,7 +84,7 @@ class WatermarkConf:
 
 
 def draw_watermark(
-    img: Image.Image, coord: TileCoord, conf: WatermarkConf
+    img: Image.Image, coord: TileCoord, conf: WatermarkConf, font: TextFont = BUILTIN
 ) -> Image.Image:
     """The tile at coord with the watermark text on it; pixels away from the text are unchanged."""
     centres = _text_centres(coord, img.size[0], conf.spacing == "wide")
@@ -92,10 +92,10 @@ def draw_watermark(
         return img
     mask = Image.new("L", img.size, 0)
     draw = ImageDraw.Draw(mask)
-    font = _font(conf.font_size)
+    sized = font.at(conf.font_size)
     middle = img.size[1] / 2
     for x in centres:
-        draw.text((x, middle), conf.text, fill=255, font=font, anchor="mm")
+        draw.text((x, middle), conf.text, fill=255, font=sized, anchor="mm")
     # The text's coverage times the opacity: anti-aliased edges stay soft.
     alpha = mask.point(lambda v: round(v * conf.opacity / 255))
     overlay = Image.new("RGBA", img.size, (*conf.rgb, 0))
@@ -116,9 +116,3 @@ def _text_centres(coord: TileCoord, width: int, wide: bool) -> tuple[float, ...]
         # other halves, so the row reads as whole words.
         return (0, width)
     return (width / 2,)
-
-
-@functools.lru_cache(maxsize=16)
-def _font(size: float) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    # Pillow's built-in scalable font: no font file to find on the machine.
-    return ImageFont.load_default(size)

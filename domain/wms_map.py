@@ -8,6 +8,7 @@ map; `notify` draws each failure's message into the map, unless every source fai
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 import attrs
@@ -18,6 +19,7 @@ from domain.bbox import Bbox
 from domain.coverage import Coverage, bbox_coverage, intersection, union
 from domain.dimensions import LayerDimensions
 from domain.errors import ConfigValueError, RequestError, SourceError
+from domain.fonts import BUILTIN, TextFont
 from domain.ports import MapQuery, MapSource
 from domain.render import TileReader, render_from_cache
 from domain.reprojecting_source import reprojected_image
@@ -88,11 +90,18 @@ class MapLayer:
         )
 
 
+# Text in map images: Pillow's default size, which the built-in bitmap font had.
+_MESSAGE_SIZE = 10
+
+
 @attrs.frozen
 class MapOptions:
     resampling: Resampling = "bicubic"
     max_tiles: int = 500
     on_source_errors: OnSourceErrors = "notify"
+    # How `notify` writes source errors into the map: the words, and the font.
+    describe: Callable[[SourceError], str] = str
+    font: TextFont = BUILTIN
 
 
 def render_map(
@@ -125,7 +134,8 @@ def render_map(
         raise errors[0]
     image = merged if merged is not None else _blank(query.size)
     if errors:
-        image = draw_message(image.convert("RGBA"), "\n".join(map(str, errors)))
+        text = "\n".join(options.describe(e) for e in errors)
+        image = draw_message(image.convert("RGBA"), text, options.font)
     return image if image.mode in ("RGB", "RGBA") else image.convert("RGBA")
 
 
@@ -165,15 +175,18 @@ def parse_color(value: str) -> tuple[int, int, int, int]:
     return (red, green, blue, 255)
 
 
-def draw_message(image: Image.Image, text: str) -> Image.Image:
+def draw_message(
+    image: Image.Image, text: str, font: TextFont = BUILTIN
+) -> Image.Image:
     """image with text written in its top left corner, legible on any background."""
     draw = ImageDraw.Draw(image)
+    sized = font.at(_MESSAGE_SIZE)
     # Long messages are cut: they go into a small image and are logged in full elsewhere.
     lines = [line[:200] for line in text.splitlines()[:20]]
     y = 5
     for line in lines:
-        draw.text((6, y + 1), line, fill=(255, 255, 255, 255))
-        draw.text((5, y), line, fill=(0, 0, 0, 255))
+        draw.text((6, y + 1), line, fill=(255, 255, 255, 255), font=sized)
+        draw.text((5, y), line, fill=(0, 0, 0, 255), font=sized)
         y += 12
     return image
 

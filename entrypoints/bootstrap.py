@@ -14,6 +14,7 @@ from adapters.config import LoadedConfig
 from adapters.coverage_files import CoverageFiles
 from adapters.debug_source import DebugSource
 from adapters.fcntl_locker import FcntlLocker
+from adapters.fonts import load_fonts
 from adapters.geojson_source import GeoJSONSource
 from adapters.http_client import HttpClient
 from adapters.mapnik_source import MapnikSource
@@ -51,6 +52,7 @@ from domain.dimension_tiles import DimensionTileSets
 from domain.dimensions import LayerDimensions, dimensions_of
 from domain.errors import ConfigError, ConfigValueError, SourceError
 from domain.featureinfo import InfoSource, InfoTransform, LegendSource
+from domain.fonts import Fonts
 from domain.formats import MIXED, PNG, ImageFormat
 from domain.grid import Grid
 from domain.grids import resolve_grids
@@ -107,6 +109,8 @@ class AppState:
     info_transforms: dict[str, InfoTransform] = attrs.Factory(dict)
     # What error answers may say about failed upstreams (`http.hide_error_details`).
     error_details: ErrorDetails = attrs.Factory(ErrorDetails)
+    # The fonts of text in images (`globals.image.font_dir`).
+    fonts: Fonts = attrs.Factory(Fonts)
 
     def info_sources(self, name: str) -> tuple[InfoSource, ...]:
         """Who answers GetFeatureInfo for a layer's source `name` (a source or a cache)."""
@@ -184,6 +188,7 @@ def bootstrap(
         max_age=int(conf.globals.tiles.expires_hours * 3600),
         allow_origin="*" if allow_origin is None else allow_origin,
         error_details=ErrorDetails.build(conf),
+        fonts=wiring.fonts,
         sources={
             name: wiring.source(name)
             for layer in _named_layers(conf.layers)
@@ -222,6 +227,7 @@ class _Wiring:
     grids: dict[str, Grid]
     seeding: bool = False
     http: HttpClient = attrs.field(init=False)
+    fonts: Fonts = attrs.field(init=False)
     sources: dict[str, MapSource] = attrs.Factory(dict)
     lockers: dict[Path, FcntlLocker] = attrs.Factory(dict)
     caches: dict[str, tuple[TileSet, ...]] = attrs.Factory(dict)
@@ -232,6 +238,7 @@ class _Wiring:
             self.conf.globals.http,
             lock_dir=self.here / self.conf.globals.cache.lock_dir,
         )
+        self.fonts = load_fonts(self.conf.globals.image.font_dir, self.here)
 
     @property
     def base_dir(self) -> Path:
@@ -359,6 +366,7 @@ class _Wiring:
                     cache.format, self.conf.globals.image, cache.image
                 ),
                 watermark=watermark,
+                watermark_font=self.fonts.sans,
                 source_opacity=tuple(
                     source_opacity(self.conf.sources.get(split_tag(s)[0]))
                     for s in cache.source_names()

@@ -48,6 +48,10 @@ class ErrorDetails:
             return error
         return type(error)(shown + NOTE)
 
+    def describe(self, error: SourceError) -> str:
+        """The words of an upstream error as a client may see them (in a map image)."""
+        return str(self.public(error))
+
     def _replace(self, match: re.Match[str]) -> str:
         hidden = self.hide != (match.group(1).lower() in self.flipped)
         return HIDDEN if hidden else match.group(0)

@@ -184,13 +184,15 @@ class WMSService:
                 globals_.image.resampling_method,
                 globals_.cache.max_tile_limit,
                 self.conf.on_source_errors,
+                describe=self.state.error_details.describe,
+                font=self.state.fonts.mono,
             ),
         )
         if limit is not None:
             image = clip(image, limit, query)
         attribution = self.conf.attribution
         if attribution is not None and attribution.text:
-            image = draw_attribution(image, attribution.text)
+            image = draw_attribution(image, attribution.text, self.state.fonts.sans)
         image = finish(image, transparent and fmt.supports_alpha, bgcolor)
         image = decorate_map(request, layers, query, image, fmt.mime)
         # `mixed` answers PNG or JPEG by the map's transparency, with that type (not
@@ -309,7 +311,8 @@ class WMSService:
         except RequestError:
             bgcolor = "0xFFFFFF"
         transparent = args.get("transparent", "").lower() == "true"
-        return ErrorStyle(version, kind, size, fmt, bgcolor, transparent)
+        font = self.state.fonts.mono
+        return ErrorStyle(version, kind, size, fmt, bgcolor, transparent, font)
 
 
 def _bbox_srs(entries: tuple[BboxSrsEntry, ...]) -> tuple[tuple[SRS, Bbox | None], ...]:

@@ -11,6 +11,7 @@ from PIL import Image
 
 from domain import imaging
 from domain.errors import RequestError, TilegateError
+from domain.fonts import BUILTIN, TextFont
 from domain.formats import ImageFormat
 from domain.wms_map import draw_message, finish
 from entrypoints.http import Response
@@ -32,6 +33,7 @@ class ErrorStyle:
     format: ImageFormat = PNG
     bgcolor: str = "0xFFFFFF"
     transparent: bool = False
+    font: TextFont = BUILTIN
 
 
 def exception(error: TilegateError, style: ErrorStyle) -> Response:
@@ -42,7 +44,8 @@ def exception(error: TilegateError, style: ErrorStyle) -> Response:
     if style.kind != "xml":
         image = Image.new("RGBA", style.size, (0, 0, 0, 0))
         if style.kind == "inimage":
-            image = draw_message(finish(image, False, style.bgcolor), str(error))
+            background = finish(image, False, style.bgcolor)
+            image = draw_message(background, str(error), style.font)
         image = finish(
             image, style.transparent and style.format.supports_alpha, style.bgcolor
         )
