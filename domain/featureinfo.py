@@ -148,10 +148,12 @@ def merge_info(answers: list[FeatureInfo], info_format: str) -> bytes:
     """The answers as one document of info_format."""
     if len(answers) == 1:
         return answers[0].data
-    if info_format == "text/html":
+    # By kind: WMTS `featureinfo_formats` name any MIME type, `application/gml+xml; ...` too.
+    kind = info_type(info_format)
+    if kind == "html":
         bodies = [_inner(_BODY, a.data) for a in answers]
         return b"<html><body>" + b"\n".join(bodies) + b"</body></html>"
-    if info_format in INFO_TYPES["xml"]:
+    if kind == "xml":
         return _merge_xml([a.data for a in answers])
     return b"\n".join(a.data.rstrip(b"\n") for a in answers) + b"\n"
 

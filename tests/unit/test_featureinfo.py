@@ -82,3 +82,15 @@ def test_without_a_transform_for_the_asked_kind_nothing_is_transformed() -> None
         b"a\n", "text/plain"
     )
     assert xml.kinds == []
+
+
+def test_answers_are_merged_by_the_kind_of_any_asked_mime_type() -> None:
+    # A WMTS `featureinfo_formats` entry may name a MIME type with parameters.
+    gml = "application/gml+xml; version=3.1"
+    sources = (
+        Answering(FeatureInfo(b'<?xml version="1.0"?>\n<fc><f n="1"/></fc>', gml)),
+        Answering(FeatureInfo(b"<fc><f n='2'/></fc>", gml)),
+    )
+    merged = feature_info(query(gml), sources)
+    assert merged.content_type == gml
+    assert merged.data == b'<?xml version="1.0"?>\n<fc><f n="1"/><f n=\'2\'/></fc>\n'
