@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 
 import pytest
 
+from adapters.config import parse_config
 from domain.errors import ConfigError
 from domain.grid import TileCoord
 from domain.grids import resolve_grids
@@ -449,3 +450,16 @@ def test_bad_featureinfo_keys_are_config_errors(
     with pytest.raises(ConfigError) as raised:
         make_app(tmp_path, conf(map_server, **wmts))
     assert any(problem in p for p in raised.value.problems), raised.value.problems
+
+
+def test_the_keys_are_read_not_warned_about(map_server: MapServer) -> None:
+    loaded = parse_config(
+        conf(map_server, restful_featureinfo_template=FI_TEMPLATE), "mapproxy.yaml"
+    )
+    assert loaded.warnings == ()
+    wmts = loaded.conf.services.wmts
+    assert wmts is not None
+    assert [(f.mimetype, f.suffix) for f in wmts.featureinfo_formats] == [
+        (f["mimetype"], f["suffix"]) for f in FORMATS
+    ]
+    assert wmts.restful_featureinfo_template == FI_TEMPLATE
