@@ -90,7 +90,7 @@ class OGCAPIService:
                 logs.get_logger(logs.SYSTEM).warning(
                     "ogcapi request failed", path=request.path, error=str(error)
                 )
-            return exception(error)
+            return exception(self.state.error_details.public(error))
 
     def route(self, request: Request, parts: list[str]) -> Response:
         base = f"{request.base_url}/ogcapi"

@@ -130,12 +130,14 @@ def draw(
             globals_.image.resampling_method,
             globals_.cache.max_tile_limit,
             conf.on_source_errors,
+            describe=service.state.error_details.describe,
+            font=service.state.fonts.mono,
         ),
     )
     if limit is not None:
         image = clip(image, limit, query)
     if conf.attribution is not None and conf.attribution.text:
-        image = draw_attribution(image, conf.attribution.text)
+        image = draw_attribution(image, conf.attribution.text, service.state.fonts.sans)
     transparent = style.transparent and style.fmt.supports_alpha
     image = finish(image, transparent, style.bgcolor)
     image = decorate_map(

@@ -111,6 +111,7 @@ def closed_source_conf(port: int, http: dict[str, Any]) -> dict[str, Any]:
         **({"http": http["source"]} if "source" in http else {}),
     }
     conf["services"]["wms"] = {"srs": ["EPSG:3857"]}
+    conf["services"]["ogcapi"] = {}
     conf["layers"].append({"name": "direct", "title": "Direct", "sources": ["direct"]})
     return conf
 
@@ -142,7 +143,8 @@ def test_hide_error_details_keeps_upstream_urls_out_of_error_answers(
     port = free_port()
     app = make_app(tmp_path, closed_source_conf(port, http))
     where = f"127.0.0.1:{port}".encode()
-    for path, query in ((TILE, ""), ("/service", WMS_MAP)):
+    ogcapi_map = "/ogcapi/collections/direct/map"
+    for path, query in ((TILE, ""), ("/service", WMS_MAP), (ogcapi_map, "f=png")):
         status, _, body = get(app, path, query)
         assert status == 502
         assert b"cannot connect to" in body
