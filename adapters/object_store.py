@@ -6,6 +6,7 @@ The port (`ObjectStore`) is the adapters' own: the domain sees only a TileCache.
 
 from __future__ import annotations
 
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Mapping
 from email.utils import parsedate_to_datetime
@@ -21,11 +22,6 @@ CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 10.0
 # Tiles and listing pages are small; a store answering more is not answering a tile.
 MAX_BODY = 64 * 1024 * 1024
-# One retry of a connection: a pooled keep-alive connection that the store closed meanwhile
-# is replaced at once. Nothing else is retried, so a failing store costs one round trip.
-_RETRIES = urllib3.Retry(
-    total=1, connect=1, read=0, status=0, other=0, redirect=0, raise_on_status=False
-)
 
 
 class ObjectStoreError(Exception):
@@ -79,8 +75,11 @@ class Answer:
     data: bytes
 
     def mtime(self) -> float:
-        """The answer's Last-Modified as seconds since the epoch."""
-        return http_time(self.headers.get("last-modified", ""))
+        """The answer's Last-Modified as seconds since the epoch (now if it has none: a
+        public bucket behind a server that leaves it out, with `use_http_get`)."""
+        if "last-modified" not in self.headers:
+            return time.time()
+        return http_time(self.headers["last-modified"])
 
 
 def http_time(value: str) -> float:
@@ -95,14 +94,22 @@ def http_time(value: str) -> float:
 class Transport:
     """HTTP to one store: a connection pool, bounded waits, no retries of answers."""
 
-    pool: urllib3.PoolManager = attrs.field(
-        factory=lambda: urllib3.PoolManager(
+    connect_timeout: float = CONNECT_TIMEOUT
+    read_timeout: float = READ_TIMEOUT
+    pool: urllib3.PoolManager = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self.pool = urllib3.PoolManager(
             maxsize=10,
             block=False,
-            timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT, read=READ_TIMEOUT),
-            retries=_RETRIES,
+            timeout=urllib3.Timeout(
+                connect=self.connect_timeout, read=self.read_timeout
+            ),
+            # No retries: a failing store costs one round trip (urllib3 replaces pooled
+            # connections the store closed before using them), and urllib3 logs no retry
+            # with the URL, which for Azure may hold a shared access signature.
+            retries=False,
         )
-    )
 
     def request(
         self,
@@ -122,11 +129,8 @@ class Transport:
             finally:
                 response.release_conn()
         except HTTPError as exc:
-            # urllib3 names the URL, which holds no secret (signatures go in headers; an
-            # Azure SAS query is kept out by the caller passing `where`).
-            raise ObjectStoreError(
-                f"{method} {where or url} failed: {type(exc).__name__}"
-            ) from None
+            # Not urllib3's message: it names the URL, which may hold an Azure SAS.
+            raise ObjectStoreError(f"{method} {where or url}: {_why(exc)}") from None
         if len(data) > MAX_BODY:
             raise ObjectStoreError(f"{method} {where or url}: answer too large")
         return Answer(
@@ -134,6 +138,15 @@ class Transport:
             {k.lower(): v for k, v in response.headers.items()},
             data,
         )
+
+
+def _why(exc: HTTPError) -> str:
+    # NewConnectionError first: urllib3 makes it a kind of connect timeout.
+    if isinstance(exc, urllib3.exceptions.NewConnectionError):
+        return "cannot connect"
+    if isinstance(exc, urllib3.exceptions.TimeoutError):
+        return "no answer in time"
+    return f"connection failed ({type(exc).__name__})"
 
 
 def refused(method: str, where: str, answer: Answer) -> ObjectStoreError:

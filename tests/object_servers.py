@@ -1,5 +1,6 @@
 """Real object store servers for the s3 and azureblob cache tests, each on a free port, its data
-in memory, stopped at the end.
+in memory, stopped at the end; `moto`, `azurite` and `backend` are fixture functions (a test
+module makes them fixtures with `pytest.fixture`).
 
 - `MotoS3`: moto's standalone server (`moto_server`, from the dev extras) with IAM
   authentication on: after the set-up calls that make a user and its access key, every request
@@ -10,20 +11,25 @@ in memory, stopped at the end.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
+import attrs
+import pytest
 import urllib3
 
 from adapters.aws_sigv4 import AwsCredentials
 from adapters.azure_store import AzureBlobStore, parse_connection_string
+from adapters.object_store import ObjectStore
 from adapters.s3_store import S3Store
 from tests.e2e.conftest import free_port, stop
 
@@ -32,6 +38,7 @@ AZURITE_BLOB = (
     Path(__file__).parent / "azurite" / "node_modules" / ".bin" / "azurite-blob"
 )
 DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+_numbers = itertools.count()
 # The IAM calls that set up the user, its key and its policy go without a signature.
 _SETUP_CALLS = 3
 
@@ -180,3 +187,51 @@ class AzuriteBlob(_Server):
         answer = store._request("PUT", None, query={"restype": "container"})
         assert answer.status == 201, answer
         return store
+
+
+@attrs.frozen
+class Backend:
+    """A running store: the `cache:` section that reaches it, and the store to look inside."""
+
+    kind: str
+    cache: dict[str, Any]
+    objects: ObjectStore
+
+    def object_keys(self) -> list[str]:
+        return sorted(o.key for o in self.objects.list_objects(""))
+
+
+def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoS3]:
+    if not MOTO_SERVER.exists():
+        pytest.skip("moto_server missing: pip install -e '.[dev]' brings moto[server]")
+    with MotoS3(tmp_path_factory.mktemp("moto")) as server:
+        yield server
+
+
+def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AzuriteBlob]:
+    if not AZURITE_BLOB.exists():
+        pytest.skip(
+            "Azurite missing: `make node-packages` installs it in tests/azurite"
+        )
+    with AzuriteBlob(tmp_path_factory.mktemp("azurite")) as server:
+        yield server
+
+
+def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Backend:
+    """A new, empty bucket or container of one server per test module."""
+    name = f"tiles-{next(_numbers)}"
+    if request.param == "s3":
+        s3: MotoS3 = request.getfixturevalue("moto")
+        # Credentials as AWS tools find them: the environment.
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3.credentials.access_key)
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3.credentials.secret_key)
+        monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+        cache = {"type": "s3", "bucket_name": name, "endpoint_url": s3.url}
+        return Backend("s3", cache, s3.bucket(name))
+    blobs: AzuriteBlob = request.getfixturevalue("azurite")
+    cache = {
+        "type": "azureblob",
+        "container_name": name,
+        "connection_string": blobs.connection_string,
+    }
+    return Backend("azureblob", cache, blobs.container(name))

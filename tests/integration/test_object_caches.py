@@ -4,81 +4,40 @@ which checks every request's Signature V4, and Azurite, which checks Shared Key 
 from __future__ import annotations
 
 import datetime
-import itertools
+import logging
+import socket
 import time
-from collections.abc import Iterator
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
-import attrs
 import pytest
+import urllib3
 
-from adapters.object_store import ObjectStore
-from domain.errors import ConfigError
+from adapters import logs
+from adapters.blob_cache import BlobCache
+from adapters.object_store import Transport
+from adapters.s3_store import S3Store
+from domain.errors import ConfigError, StoreError
+from domain.formats import PNG
+from domain.grid import TileCoord
+from domain.ports import EncodedTile
+from tests import object_servers
 from tests.e2e.conftest import free_port
 from tests.integration.one_cache import one_cache_conf
 from tests.integration.test_app import get, make_app
 from tests.integration.test_sqlite_caches import green_at_centre
 from tests.mapserver import MapServer
-from tests.object_servers import AZURITE_BLOB, MOTO_SERVER, AzuriteBlob, MotoS3
+from tests.object_servers import Backend
 
 # TMS level 0 of GLOBAL_MERCATOR is grid level 1; row 1 counted from the south is the north.
 TILE_URL = "/tms/1.0.0/osm/EPSG900913/0/0/1.png"
 # MapProxy's key: `<cache>/<grid name>/` and the `tms` layout, z/x/y.
 TILE_KEY = "osm_cache/GLOBAL_MERCATOR/1/0/1.png"
-_numbers = itertools.count()
-
-
-@attrs.frozen
-class Backend:
-    """A running store: the `cache:` section that reaches it, and the store to look inside."""
-
-    kind: str
-    cache: dict[str, Any]
-    objects: ObjectStore
-
-    def keys(self) -> list[str]:
-        return sorted(o.key for o in self.objects.list_objects(""))
-
-
-@pytest.fixture(scope="module")
-def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoS3]:
-    if not MOTO_SERVER.exists():
-        pytest.skip("moto_server missing: pip install -e '.[dev]' brings moto[server]")
-    with MotoS3(tmp_path_factory.mktemp("moto")) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AzuriteBlob]:
-    if not AZURITE_BLOB.exists():
-        pytest.skip(
-            "Azurite missing: `make node-packages` installs it in tests/azurite"
-        )
-    with AzuriteBlob(tmp_path_factory.mktemp("azurite")) as server:
-        yield server
-
-
-@pytest.fixture(params=["s3", "azureblob"])
-def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Backend:
-    """A new, empty bucket or container of one server per test module."""
-    name = f"tiles-{next(_numbers)}"
-    if request.param == "s3":
-        moto: MotoS3 = request.getfixturevalue("moto")
-        # Credentials as AWS tools find them: the environment.
-        monkeypatch.setenv("AWS_ACCESS_KEY_ID", moto.credentials.access_key)
-        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", moto.credentials.secret_key)
-        monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
-        cache = {"type": "s3", "bucket_name": name, "endpoint_url": moto.url}
-        return Backend("s3", cache, moto.bucket(name))
-    azurite: AzuriteBlob = request.getfixturevalue("azurite")
-    cache = {
-        "type": "azureblob",
-        "container_name": name,
-        "connection_string": azurite.connection_string,
-    }
-    return Backend("azureblob", cache, azurite.container(name))
+# One server of each kind per module, a new bucket or container per test.
+moto = pytest.fixture(scope="module")(object_servers.moto)
+azurite = pytest.fixture(scope="module")(object_servers.azurite)
+backend = pytest.fixture(params=["s3", "azureblob"])(object_servers.backend)
 
 
 def test_tile_is_stored_under_mapproxys_key_and_served_from_the_store(
@@ -88,7 +47,7 @@ def test_tile_is_stored_under_mapproxys_key_and_served_from_the_store(
     status, headers, body = get(app, TILE_URL)
     assert (status, headers["Content-Type"]) == (200, "image/png")
     assert green_at_centre(body) > 128
-    assert backend.keys() == [TILE_KEY]
+    assert backend.object_keys() == [TILE_KEY]
     stored = backend.objects.get(TILE_KEY)
     assert stored is not None
     assert stored.data == body
@@ -117,7 +76,7 @@ def test_wmts_tiles_in_a_directory_with_another_layout_and_format(
     assert (status, headers["Content-Type"]) == (200, "image/jpeg")
     # A leading and trailing slash of `directory` are dropped, as MapProxy drops them.
     key = "a/b/01/000/000/001/000/000/000.jpeg"
-    assert backend.keys() == [key]
+    assert backend.object_keys() == [key]
     answer = backend.objects._request("GET", key)  # type: ignore[attr-defined]
     assert (answer.data, answer.headers["content-type"]) == (body, "image/jpeg")
     assert get(app, "/wmts/osm/GLOBAL_WEBMERCATOR/1/1/0.jpeg")[2] == body
@@ -169,7 +128,7 @@ def test_unreachable_store_serves_tiles_from_the_source_quickly(
     # Nothing stored anywhere: each request asks the source, without waiting long.
     assert len(map_server.requests) == 2
     assert time.monotonic() - started < 5
-    assert backend.keys() == []
+    assert backend.object_keys() == []
 
 
 def test_store_refusing_the_signature_stores_nothing(
@@ -190,7 +149,7 @@ def test_store_refusing_the_signature_stores_nothing(
     assert get(app, TILE_URL)[0] == 200
     assert get(app, TILE_URL)[0] == 200
     assert len(map_server.requests) == 2
-    assert backend.keys() == []
+    assert backend.object_keys() == []
 
 
 @pytest.mark.parametrize(
@@ -275,4 +234,78 @@ def test_globals_give_the_defaults(
     conf = one_cache_conf(map_server, own)
     conf["globals"]["cache"] = {backend.kind: shared}
     assert get(make_app(tmp_path, conf), TILE_URL)[0] == 200
-    assert backend.keys() == ["g/1/0/1.png"]
+    assert backend.object_keys() == ["g/1/0/1.png"]
+
+
+def test_use_http_get_reads_tiles_with_plain_unsigned_gets(
+    tmp_path: Path, map_server: MapServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A public bucket is any HTTP server with the objects: the map server's /tiles/z/x/y.png.
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDTILES")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    cache = {
+        "type": "s3",
+        "bucket_name": "tiles",
+        "endpoint_url": map_server.url,
+        "directory": "/",
+        "use_http_get": True,
+    }
+    app = make_app(tmp_path, one_cache_conf(map_server, cache))
+    status, headers, body = get(app, TILE_URL)
+    assert (status, headers["Content-Type"]) == (200, "image/png")
+    (request,) = map_server.requests
+    assert request.path == "/tiles/1/0/1.png"
+    assert "authorization" not in request.headers
+    assert body == map_server_tile(map_server, "/tiles/1/0/1.png")
+
+
+def map_server_tile(server: MapServer, path: str) -> bytes:
+    http = urllib3.PoolManager()
+    try:
+        return http.request("GET", server.url + path).data
+    finally:
+        http.clear()
+
+
+def test_store_that_never_answers_is_a_miss_after_the_read_timeout() -> None:
+    with socket.socket() as silent:
+        # Connections are accepted (by the kernel) and never answered.
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        port = silent.getsockname()[1]
+        objects = S3Store(
+            "b",
+            "us-east-1",
+            f"http://127.0.0.1:{port}",
+            transport=Transport(connect_timeout=0.5, read_timeout=0.5),
+        )
+        cache = BlobCache(objects, "c/", "tms", PNG, "mapproxy.cache.s3")
+        started = time.monotonic()
+        assert cache.load(TileCoord(0, 0, 1)) is None
+        with pytest.raises(StoreError, match="no answer in time"):
+            cache.store(EncodedTile(TileCoord(0, 0, 1), b"png"))
+        assert time.monotonic() - started < 3
+
+
+def test_failures_log_no_secret(
+    tmp_path: Path,
+    map_server: MapServer,
+    backend: Backend,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    logs.configure()
+    cache = dict(backend.cache)
+    secret = "c2VjcmV0LWtleQ=="  # noqa: S105 - base64, so the connection string parses
+    if backend.kind == "s3":
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
+    else:
+        cache["connection_string"] = cache["connection_string"].replace(
+            cache["connection_string"].split("AccountKey=")[1].split(";")[0], secret
+        )
+    with caplog.at_level(logging.DEBUG, logger="mapproxy"):
+        app = make_app(tmp_path, one_cache_conf(map_server, cache))
+        assert get(app, TILE_URL)[0] == 200
+    assert "unable to store tile" in caplog.text
+    assert "HTTP 403" in caplog.text
+    assert secret not in caplog.text
