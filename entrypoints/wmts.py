@@ -92,10 +92,10 @@ class WMTSService:
         """rest: the path after `/wmts`."""
         if rest == "/1.0.0/WMTSCapabilities.xml":
             return self.capabilities(request, restful=True)
-        if self.restful and self.featureinfo and self.featureinfo.formats:
-            info = self.featureinfo.route.match(rest)
-            if info:
-                return self.featureinfo.handle_rest(self, request, info.groupdict())
+        if self.restful and self.featureinfo:
+            info = self.featureinfo.rest_match(rest)
+            if info is not None:
+                return self.featureinfo.handle_rest(self, request, info)
         match = self.route.match(rest)
         if not match or not self.restful:
             raise RequestError(

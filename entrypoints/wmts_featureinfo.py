@@ -98,6 +98,19 @@ class WMTSFeatureInfo:
             code="InvalidParameterValue",
         )
 
+    def rest_match(self, path: str) -> dict[str, str] | None:
+        """The template's values in a RESTful path that asks for feature info: one whose
+        `{InfoFormat}` is a configured suffix (a tile template with as many parts, its
+        dimensions among them, would match too)."""
+        match = self.route.match(path) if self.formats else None
+        if match is None:
+            return None
+        groups = match.groupdict()
+        suffix = groups.get("InfoFormat")
+        if suffix is not None and all(f.suffix != suffix for f in self.formats):
+            return None
+        return groups
+
     def handle_kvp(self, service: WMTSService, request: Request) -> Response:
         args = request.args
         for name in _KVP_PARAMS:

@@ -463,3 +463,23 @@ def test_the_keys_are_read_not_warned_about(map_server: MapServer) -> None:
         (f["mimetype"], f["suffix"]) for f in FORMATS
     ]
     assert wmts.restful_featureinfo_template == FI_TEMPLATE
+
+
+def test_a_tile_template_as_long_as_the_featureinfo_one_still_serves_tiles(
+    tmp_path: Path, map_server: MapServer
+) -> None:
+    # Both templates have seven parts and an extension.
+    tiles = (
+        "/{Layer}/{TileMatrixSet}/{Time}/{TileMatrix}/{TileCol}/{TileRow}/x.{Format}"
+    )
+    app = make_app(tmp_path, conf(map_server, restful_template=tiles))
+    status, headers, _ = get(app, "/wmts/t/GLOBAL_WEBMERCATOR/2020/02/2/1/x.png")
+    assert status == 200
+    assert headers["Content-Type"] == "image/png"
+    status, _, body = get(app, "/wmts/t/GLOBAL_WEBMERCATOR/02/2/1/10/20.txt")
+    assert status == 200
+    assert fields(body)["x"] == "10"
+    assert [r.params["REQUEST"] for r in map_server.requests] == [
+        "GetMap",
+        "GetFeatureInfo",
+    ]
