@@ -12,7 +12,9 @@ from typing import Any
 import pytest
 import yaml
 
+from adapters.blob_cache import BlobCache
 from adapters.config import load_config
+from adapters.file_cache import LAYOUTS
 from domain.grid import TileCoord
 from domain.tiles import get_tile
 from entrypoints.bootstrap import bootstrap
@@ -175,3 +177,47 @@ def test_mapproxy_and_tilegate_read_each_others_objects(
         timeout=60,
     )
     assert json.loads(dump.stdout) == made
+
+
+LAYOUT_CACHES: dict[str, dict[str, Any]] = {
+    **{f"l_{layout}": {"directory_layout": layout} for layout in LAYOUTS},
+    "named": {"directory": "/named/", "include_grid_name": True},
+}
+
+
+@needs_mapproxy
+def test_every_layout_keys_tiles_as_mapproxy_does(
+    tmp_path: Path, map_server: MapServer, backend: Backend
+) -> None:
+    caches = {
+        name: {**backend.cache, **options}
+        for name, options in LAYOUT_CACHES.items()
+        if backend.kind == "s3" or "include_grid_name" not in options
+    }
+    config = write_config(tmp_path, caches, {"type": "debug"})
+    (tmp_path / "seed.yaml").write_text(
+        f"seeds: {{s: {{caches: [{', '.join(caches)}], levels: {{to: 1}}}}}}\n"
+    )
+    subprocess.run(
+        [MAPPROXY_PYTHON.parent / "mapproxy-seed", "-f", config, "-s", "seed.yaml"],
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    state = bootstrap(load_config(config), config)
+    keys: list[str] = []
+    for name in caches:
+        (tiles,) = state.caches[name]
+        cache = tiles.cache
+        assert isinstance(cache, BlobCache)
+        # Tilegate finds each of MapProxy's objects as the tile it is, and names it alike.
+        found = sorted(
+            (t.coord.z, t.coord.x, t.coord.y) for t in cache.stored_tiles([0, 1])
+        )
+        assert found == [(0, 0, 0), (1, 0, 0), (1, 0, 1), (1, 1, 0), (1, 1, 1)], name
+        keys += [cache.key(TileCoord(x, y, z)) for z, x, y in found]
+    assert sorted(keys) == backend.object_keys()
+    assert "l_quadkey/GLOBAL_WEBMERCATOR/.png" in keys  # level 0 has the empty quadkey
+    if backend.kind == "s3":
+        assert "named/GLOBAL_WEBMERCATOR/1/1/0.png" in keys
