@@ -25,6 +25,7 @@ def blob_cache(
     name: str,
     backend: S3BackendConf | AzureBlobBackendConf,
     grid: Grid,
+    grid_count: int,
     g: GlobalsCacheConf,
     ext: str,
     env: Mapping[str, str] = os.environ,
@@ -46,6 +47,17 @@ def blob_cache(
     except ValueError as exc:
         # Messages name keys, never a secret value.
         raise ConfigError("configuration", [str(exc)]) from None
+    if backend.directory is not None and grid_count > 1 and not grid_too:
+        # MapProxy would put the tiles of every grid under the same keys, mixing them.
+        hint = (
+            " (include_grid_name keeps them apart)"
+            if isinstance(backend, S3BackendConf)
+            else ""
+        )
+        raise ConfigError(
+            "configuration",
+            [f"one directory cannot hold several grids{hint} @ {path}.directory"],
+        )
     prefix = key_prefix(backend.directory, name, grid.name, grid_too)
     return BlobCache(objects, prefix, backend.directory_layout, fmt, logger)
 

@@ -16,12 +16,14 @@ import urllib3
 
 from adapters import logs
 from adapters.blob_cache import BlobCache
+from adapters.config import parse_config
 from adapters.object_store import Transport
 from adapters.s3_store import S3Store
 from domain.errors import ConfigError, StoreError
 from domain.formats import PNG
 from domain.grid import TileCoord
 from domain.ports import EncodedTile
+from entrypoints.bootstrap import bootstrap
 from tests import object_servers
 from tests.e2e.conftest import free_port
 from tests.integration.one_cache import one_cache_conf
@@ -206,6 +208,44 @@ def test_unusable_store_keys_are_errors_naming_the_key(
     with pytest.raises(ConfigError) as info:
         make_app(tmp_path, one_cache_conf(map_server, cache))
     assert info.value.problems == [problem]
+
+
+@pytest.mark.parametrize(
+    ("cache", "problem"),
+    [
+        (
+            {"type": "s3", "bucket_name": "b", "directory": "d"},
+            "one directory cannot hold several grids (include_grid_name keeps them apart)"
+            " @ $.caches['osm_cache'].cache.directory",
+        ),
+        (
+            {"type": "azureblob", "container_name": "c", "directory": "d"},
+            "one directory cannot hold several grids"
+            " @ $.caches['osm_cache'].cache.directory",
+        ),
+    ],
+)
+def test_a_directory_of_several_grids_is_an_error(
+    tmp_path: Path,
+    map_server: MapServer,
+    monkeypatch: pytest.MonkeyPatch,
+    cache: dict[str, Any],
+    problem: str,
+) -> None:
+    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", "UseDevelopmentStorage=true")
+    conf = one_cache_conf(map_server, cache)
+    conf["caches"]["osm_cache"]["grids"] = ["GLOBAL_MERCATOR", "GLOBAL_WEBMERCATOR"]
+    with pytest.raises(ConfigError) as info:
+        make_app(tmp_path, conf)
+    assert info.value.problems == [problem]
+    # With the grid's name below the directory, each grid has keys of its own.
+    if cache["type"] == "s3":
+        conf["caches"]["osm_cache"]["cache"]["include_grid_name"] = True
+        state = bootstrap(
+            parse_config(conf, str(tmp_path / "m.yaml")), None, base_dir=tmp_path
+        )
+        keys = {ts.cache.key(TileCoord(0, 0, 0)) for ts in state.caches["osm_cache"]}  # type: ignore[attr-defined]
+        assert keys == {"d/GLOBAL_MERCATOR/0/0/0.png", "d/GLOBAL_WEBMERCATOR/0/0/0.png"}
 
 
 def test_unknown_profile_is_an_error_naming_the_key_and_no_secret(
