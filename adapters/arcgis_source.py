@@ -8,11 +8,18 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import attrs
 from PIL import Image
 
-from adapters.http_client import HttpClient, describe_url, image_from_response
+from adapters.http_client import (
+    HttpClient,
+    Response,
+    describe_url,
+    image_from_response,
+)
 from adapters.logs import get_logger, source_logger_name
+from adapters.source_fallback import fetch
 from domain.config import ArcGISSourceConf
 from domain.errors import SourceError
 from domain.featureinfo import FeatureInfo, InfoQuery
+from domain.on_error import OnError
 from domain.ports import MapQuery, SourceImage
 from domain.srs import SRS, same_srs, srs
 
@@ -33,8 +40,10 @@ class ArcGISSource:
     _service_url: str = attrs.field(init=False)
     _operation: str = attrs.field(init=False)
     _fixed: list[tuple[str, str]] = attrs.field(init=False)
+    _on_error: OnError | None = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
+        self._on_error = OnError.from_conf(self.conf.on_error)
         self.supported_srs = (
             tuple(srs(code) for code in self.conf.supported_srs)
             if self.conf.supported_srs
@@ -97,11 +106,18 @@ class ArcGISSource:
             # `opts.map: false`: a source for feature info only draws nothing.
             return _blank(query)
         url = self.request_url(query)
-        resp = self.http.get(
-            url,
-            http=self.conf.http,
-            concurrent_requests=self.conf.concurrent_requests,
-        )
+
+        def send() -> Response:
+            return self.http.get(
+                url,
+                http=self.conf.http,
+                concurrent_requests=self.conf.concurrent_requests,
+            )
+
+        # As MapProxy 7, whose schema gives arcgis sources `on_error` as wms and tile sources.
+        resp = fetch(send, self._on_error, query.size)
+        if isinstance(resp, SourceImage):
+            return resp
         try:
             return image_from_response(resp, url, query.size, "ArcGIS REST")
         except SourceError as exc:

@@ -222,6 +222,27 @@ def test_upstream_error_is_an_ogc_exception_and_not_cached(
     assert status == 200
 
 
+def test_on_error_answers_an_upstream_status_with_its_colour_and_stores_nothing(
+    tmp_path: Path, map_server: MapServer
+) -> None:
+    app = make_app(tmp_path, conf(map_server, on_error={500: {"response": "#ff0000"}}))
+    map_server.add_fault(status=500, path=SERVICE)
+    status, _, body = getmap(
+        app, layers="direct", bbox="0,0,1000000,1000000", width=50, height=50
+    )
+    assert status == 200, body
+    img = Image.open(io.BytesIO(body)).convert("RGBA")
+    assert img.getcolors() == [(2500, (255, 0, 0, 255))]
+    status, _, _ = get(app, "/tms/1.0.0/cached/EPSG3857/1/1/1.png")
+    assert status == 200
+    assert not list((tmp_path / "cache_data").rglob("*.png"))  # `cache` is false
+    # a status without an entry is still an upstream error
+    map_server.reset()
+    map_server.add_fault(status=503, path=SERVICE)
+    status, _, _ = getmap(app, layers="direct", bbox="0,0,1000000,1000000")
+    assert status == 502
+
+
 @pytest.mark.parametrize(
     ("source", "problem"),
     [
@@ -256,6 +277,22 @@ def test_upstream_error_is_an_ogc_exception_and_not_cached(
                 "opts": {"featureinfo_tolerance": "wide"},
             },
             "invalid value for type, expected float @ $.sources['s'].opts.featureinfo_tolerance",
+        ),
+        (
+            {
+                "type": "arcgis",
+                "req": {"url": "http://x/"},
+                "on_error": {"oops": {"response": "transparent"}},
+            },
+            "on_error keys must be HTTP status codes or 'other', got 'oops' @ $.sources['s']",
+        ),
+        (
+            {
+                "type": "arcgis",
+                "req": {"url": "http://x/"},
+                "on_error": {500: {"response": "#zz0000"}},
+            },
+            "response: expected a colour #rrggbb, got '#zz0000' @ $.sources['s'].on_error[500]",
         ),
     ],
 )
