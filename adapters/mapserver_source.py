@@ -22,6 +22,7 @@ from domain.config import (
     WMSSourceConf,
 )
 from domain.errors import ConfigValueError, SourceError, SourceTimeoutError
+from domain.featureinfo import FeatureInfo, InfoQuery, InfoTransform
 from domain.ports import MapQuery, SourceImage
 from domain.srs import SRS
 
@@ -131,6 +132,7 @@ class MapServerSource:
         defaults: MapServerOptsConf | None,
         here: Path,
         http: HttpClient,
+        info_transform: InfoTransform | None = None,
     ) -> MapServerSource:
         run = resolve_run(conf, defaults, here)
         req = {k: v for k, v in conf.req.items() if k.lower() != "map"}
@@ -140,8 +142,9 @@ class MapServerSource:
             supported_formats=conf.supported_formats,
             wms_opts=conf.wms_opts,
             transparent=conf.transparent,
+            image=conf.image,
         )
-        return cls(conf, run, WMSSource(wms, http))
+        return cls(conf, run, WMSSource(wms, http, info_transform))
 
     @property
     def supports_meta_tiles(self) -> bool:
@@ -166,6 +169,20 @@ class MapServerSource:
         except SourceError as exc:
             _log.warning("bad mapserver answer", error=str(exc))
             raise
+
+    @property
+    def featureinfo(self) -> bool:
+        """Whether GetFeatureInfo asks this source (`wms_opts.featureinfo`)."""
+        return self._wms.featureinfo
+
+    def get_feature_info(self, query: InfoQuery) -> FeatureInfo:
+        """MapServer's GetFeatureInfo answer for the map of query at its pixel."""
+        resp = self._run(urlencode(self._wms.info_params(query), safe=_URL_SAFE))
+        if resp.status != 200:
+            raise SourceError(
+                f"mapserver {self.run.mapfile} answered feature info with HTTP {resp.status}"
+            )
+        return self._wms.info_answer(resp, query)
 
     def _run(self, query_string: str) -> Response:
         env = {

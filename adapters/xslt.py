@@ -13,7 +13,7 @@ from pathlib import Path
 import attrs
 from lxml import etree
 
-from domain.config import TilegateConf, WMSSourceConf
+from domain.config import MapServerSourceConf, TilegateConf, WMSSourceConf
 from domain.errors import SourceError
 
 # A stylesheet may read files next to it, never the network, never write.
@@ -82,7 +82,10 @@ def xslt_paths(conf: TilegateConf) -> list[tuple[str, object]]:
             for kind, name in (wms.featureinfo_xslt or {}).items()
         ]
     for name, source in conf.sources.items():
-        if isinstance(source, WMSSourceConf) and source.wms_opts is not None:
+        if (
+            isinstance(source, WMSSourceConf | MapServerSourceConf)
+            and source.wms_opts is not None
+        ):
             value = source.wms_opts.get("featureinfo_xslt")
             if value is not None:
                 found.append((f"$.sources[{name!r}].wms_opts.featureinfo_xslt", value))

@@ -154,8 +154,12 @@ def test_a_missing_global_binary_names_the_globals_key(tmp_path: Path) -> None:
     [
         ({"req": {"map": "nothing.map", "layers": "x"}}, "@ $.sources['ms'].req.map"),
         (
+            {"req": {"map": "test.map", "layers": ""}},
+            "req.layers must be layer names @ $.sources['ms']",
+        ),
+        (  # as MapProxy, a warning: such a source is used tagged (`ms:square`)
             {"req": {"map": "test.map"}},
-            "req.layers is required for a mapserver source @ $.sources['ms']",
+            "unless it is used as ms:layer1,layer2 @ $.sources['ms'].req",
         ),
         (
             {"mapserver": {"binary": str(MAPSERV), "working_dir": "nowhere"}},

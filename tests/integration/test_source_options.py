@@ -101,7 +101,7 @@ def test_source_without_req_layers_serves_tagged(
 def test_bad_tagged_sources_are_config_errors(map_server: MapServer) -> None:
     tile = {"type": "tile", "url": f"{map_server.url}/tiles/%(z)s/%(x)s/%(y)s.png"}
     assert problems(config({"w": wms(map_server), "t": tile}, ["t:a", "w:a,x"])) == [
-        "tagged sources (t:a) are only supported for wms sources @ $.caches['c'].sources[0]",
+        "tagged sources (t:a) are only supported for wms, mapserver and mapnik sources @ $.caches['c'].sources[0]",
         "layers (x) not in req.layers of source 'w' (a,b,c) @ $.caches['c'].sources[1]",
     ]
     # As MapProxy: a WMS source without req.layers is a warning, not an error.
