@@ -65,6 +65,8 @@ class DirectSource:
     supported_srs: tuple[SRS, ...] | None = None
     # The source's `image.opacity`: its image faded before it is merged with the others.
     opacity: float | None = None
+    # The source's `image.resampling_method`, where it says how its images are reprojected.
+    resampling: Resampling | None = None
 
 
 LayerSource = CachedSource | DirectSource
@@ -149,7 +151,10 @@ def _render_source(
             query, source.tilesets, read, options.resampling, options.max_tiles
         )
     return reprojected_image(
-        source.source, source.supported_srs, query, options.resampling
+        source.source,
+        source.supported_srs,
+        query,
+        source.resampling or options.resampling,
     )
 
 

@@ -16,6 +16,7 @@ from domain.dimensions import LayerDimensions, dimensions_of
 from domain.featureinfo import InfoSource, LegendSource
 from domain.layer_md import LayerMd, layer_md
 from domain.res_range import ResRange, res_range
+from domain.source_config import source_resampling
 from domain.srs import SRS, srs
 from domain.wms_map import CachedSource, DirectSource, LayerSource, MapLayer, extent
 from entrypoints.bootstrap import AppState
@@ -138,4 +139,6 @@ def _layer_source(name: str, state: AppState) -> LayerSource:
         supported = tuple(srs(code) for code in codes)
     elif isinstance(conf, TileSourceConf):
         supported = (state.grids[conf.grid].srs,)
-    return DirectSource(state.sources[name], supported, source_opacity(conf))
+    return DirectSource(
+        state.sources[name], supported, source_opacity(conf), source_resampling(conf)
+    )
