@@ -11,6 +11,8 @@ module makes them fixtures with `pytest.fixture`).
 
 from __future__ import annotations
 
+import datetime
+import hashlib
 import itertools
 import json
 import re
@@ -22,14 +24,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
+from urllib.parse import urlencode
 
 import attrs
 import pytest
 import urllib3
 
-from adapters.aws_sigv4 import AwsCredentials
+from adapters.aws_sigv4 import AwsCredentials, sign
 from adapters.azure_store import AzureBlobStore, parse_connection_string
-from adapters.object_store import ObjectStore
+from adapters.object_store import ObjectStore, Transport
 from adapters.s3_store import S3Store
 from tests.e2e.conftest import free_port, stop
 
@@ -111,7 +114,13 @@ class MotoS3(_Server):
         http = urllib3.PoolManager(retries=False, timeout=10)
         policy = {
             "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": ["s3:*", "sts:*", "iam:*"],
+                    "Resource": "*",
+                }
+            ],
         }
         answers = [
             http.request(
@@ -141,6 +150,72 @@ class MotoS3(_Server):
         assert key, answers
         assert secret, answers
         return AwsCredentials(key.group(1), secret.group(1))
+
+    def temporary_credentials(self) -> AwsCredentials:
+        """Credentials with a session token, from STS AssumeRole of a role that may use S3."""
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": "*"},
+                    "Action": "sts:AssumeRole",
+                }
+            ],
+        }
+        s3_only = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
+        }
+        role = "tiles-role"
+        self._signed(
+            "iam",
+            Action="CreateRole",
+            RoleName=role,
+            AssumeRolePolicyDocument=json.dumps(trust),
+            Version="2010-05-08",
+        )
+        self._signed(
+            "iam",
+            Action="PutRolePolicy",
+            RoleName=role,
+            PolicyName="s3",
+            PolicyDocument=json.dumps(s3_only),
+            Version="2010-05-08",
+        )
+        answer = self._signed(
+            "sts",
+            Action="AssumeRole",
+            RoleArn=f"arn:aws:iam::123456789012:role/{role}",
+            RoleSessionName="tiles",
+            Version="2011-06-15",
+        )
+        found = [
+            re.search(f"<{tag}>(.+?)</{tag}>", answer)
+            for tag in ("AccessKeyId", "SecretAccessKey", "SessionToken")
+        ]
+        key, secret, token = (m.group(1) if m else "" for m in found)
+        assert key, answer
+        return AwsCredentials(key, secret, token)
+
+    def _signed(self, service: str, **params: str) -> str:
+        """A query API call (IAM, STS) signed with `.credentials`; its answer's text."""
+        body = urlencode(params).encode()
+        headers = sign(
+            "POST",
+            f"127.0.0.1:{self.port}",
+            "/",
+            [],
+            {"content-type": "application/x-www-form-urlencoded"},
+            hashlib.sha256(body).hexdigest(),
+            self.credentials,
+            "us-east-1",
+            datetime.datetime.now(datetime.UTC),
+            service=service,
+        )
+        answer = Transport().request("POST", f"{self.url}/", headers, body)
+        assert answer.status == 200, answer
+        return answer.data.decode()
 
     def bucket(self, name: str) -> S3Store:
         """A new bucket, as a store with the valid key."""

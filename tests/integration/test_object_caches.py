@@ -349,3 +349,28 @@ def test_failures_log_no_secret(
     assert "unable to store tile" in caplog.text
     assert "HTTP 403" in caplog.text
     assert secret not in caplog.text
+
+
+def test_temporary_credentials_sign_with_their_session_token(
+    tmp_path: Path,
+    map_server: MapServer,
+    moto: object_servers.MotoS3,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    moto.bucket("temporary")
+    temporary = moto.temporary_credentials()
+    assert temporary.token
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", temporary.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", temporary.secret_key)
+    monkeypatch.setenv("AWS_SESSION_TOKEN", temporary.token)
+    cache = {"type": "s3", "bucket_name": "temporary", "endpoint_url": moto.url}
+    app = make_app(tmp_path, one_cache_conf(map_server, cache))
+    assert get(app, TILE_URL)[0] == 200
+    assert get(app, TILE_URL)[0] == 200
+    assert len(map_server.requests) == 1
+    # The token counts: another one is refused, and nothing more is stored.
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "not-the-token")
+    other = make_app(tmp_path, one_cache_conf(map_server, cache))
+    assert get(other, "/tms/1.0.0/osm/EPSG900913/0/1/1.png")[0] == 200
+    store = S3Store("temporary", "us-east-1", moto.url, temporary)
+    assert [o.key for o in store.list_objects("")] == [TILE_KEY]
