@@ -374,3 +374,29 @@ def test_temporary_credentials_sign_with_their_session_token(
     assert get(other, "/tms/1.0.0/osm/EPSG900913/0/1/1.png")[0] == 200
     store = S3Store("temporary", "us-east-1", moto.url, temporary)
     assert [o.key for o in store.list_objects("")] == [TILE_KEY]
+
+
+def test_a_shared_access_signature_instead_of_the_account_key(
+    tmp_path: Path, map_server: MapServer, azurite: object_servers.AzuriteBlob
+) -> None:
+    container = azurite.container("sas")
+    cache = {
+        "type": "azureblob",
+        "container_name": "sas",
+        "connection_string": azurite.sas_connection_string(),
+    }
+    app = make_app(tmp_path, one_cache_conf(map_server, cache))
+    status, _, body = get(app, TILE_URL)
+    assert status == 200
+    assert get(app, TILE_URL)[2] == body
+    assert len(map_server.requests) == 1
+    stored = container.get(TILE_KEY)
+    assert stored is not None
+    assert stored.data == body
+    # A signature that allows reading only: tiles are served, none is stored.
+    cache["connection_string"] = azurite.sas_connection_string("rl")
+    read_only = make_app(tmp_path, one_cache_conf(map_server, cache))
+    assert get(read_only, TILE_URL)[2] == body
+    assert get(read_only, "/tms/1.0.0/osm/EPSG900913/0/1/1.png")[0] == 200
+    assert [o.key for o in container.list_objects("")] == [TILE_KEY]
+    assert len(map_server.requests) == 2
