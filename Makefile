@@ -30,7 +30,14 @@ $(AZURITE): tests/azurite/package.json tests/azurite/package-lock.json
 	npm ci --prefix tests/azurite --no-audit --no-fund --loglevel=error
 	touch $@
 
-node-packages: system-packages $(AZURITE)
+# pouchdb-server, a CouchDB-compatible server the couchdb cache tests run in memory
+# (tests/couchdb_server.py), installed from its lock file into tests/couchdb/node_modules.
+POUCHDB := tests/couchdb/node_modules/.bin/pouchdb-server
+$(POUCHDB): tests/couchdb/package.json tests/couchdb/package-lock.json
+	npm ci --prefix tests/couchdb --no-audit --no-fund --loglevel=error
+	touch $@
+
+node-packages: system-packages $(AZURITE) $(POUCHDB)
 
 test: venv system-packages node-packages lint docs-check
 	$(PY) -m pytest

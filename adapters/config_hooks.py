@@ -35,7 +35,6 @@ from domain.time_spec import TimeSpec
 # Documented by MapProxy, not implemented here: ignoring them would serve the wrong data.
 UNSUPPORTED_CACHE_TYPES = frozenset(
     {
-        "couchdb",
         "riak",
     }
 )

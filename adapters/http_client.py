@@ -44,7 +44,6 @@ _RETRIES = urllib3.Retry(
     total=None, connect=0, read=0, status=0, other=0, redirect=5, raise_on_status=False
 )
 
-_log = get_logger(SOURCE_REQUEST)
 _MARKUP = re.compile(r"<[^>]*>")
 _WHITESPACE = re.compile(r"\s+")
 
@@ -113,6 +112,8 @@ class HttpClient:
     _pid: int = attrs.field(init=False, default=0)
     # The cookies of sources with `http.manage_cookies`, by the rules a browser keeps them.
     _cookies: CookieJar = attrs.field(init=False, factory=CookieJar)
+    # Where each request is logged: the sources' request log, or a cache's own (couchdb).
+    request_log: str = SOURCE_REQUEST
 
     def get(
         self,
@@ -211,7 +212,7 @@ class HttpClient:
         except (HTTPError, OSError) as exc:
             raise _translate(exc, url, opts.timeout) from exc
         finally:
-            _log.info(
+            get_logger(self.request_log).info(
                 "source request",
                 method=method,
                 url=redact_url(url),

@@ -16,6 +16,7 @@ from domain.config_values import (
     _positive_number,
     _positive_pair,
 )
+from domain.couchdb_config import CouchDBBackendConf
 from domain.errors import ConfigValueError
 from domain.time_spec import TimeSpec
 from domain.watermark import WatermarkConf
@@ -153,6 +154,7 @@ CacheBackendConf = (
     | CompactBackendConf
     | S3BackendConf
     | AzureBlobBackendConf
+    | CouchDBBackendConf
 )
 CACHE_TYPES: dict[str, type[CacheBackendConf]] = {
     "file": FileCacheBackendConf,
@@ -163,6 +165,7 @@ CACHE_TYPES: dict[str, type[CacheBackendConf]] = {
     "compact": CompactBackendConf,
     "s3": S3BackendConf,
     "azureblob": AzureBlobBackendConf,
+    "couchdb": CouchDBBackendConf,
 }
 
 

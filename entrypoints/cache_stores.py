@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import TypeVar
 
 from adapters.compact_cache import CompactCache
+from adapters.couchdb_cache import CouchDBCache
+from adapters.couchdb_docs import TileDocs
 from adapters.file_cache import LAYOUTS, FileCache, cache_directory
 from adapters.geopackage_cache import GeoPackageCache, geopackage_levels
 from adapters.mbtiles_cache import MBTilesCache
@@ -28,6 +30,7 @@ from domain.config import (
     SqliteBackendConf,
     permission_bits,
 )
+from domain.couchdb_config import CouchDBBackendConf
 from domain.grid import Grid
 from domain.ports import TileCache
 from entrypoints.blob_stores import blob_cache
@@ -78,6 +81,12 @@ def cache_store(
         )
     if isinstance(cache.cache, S3BackendConf | AzureBlobBackendConf):
         return blob_cache(name, cache.cache, grid, len(cache.grids), g, ext)
+    if isinstance(cache.cache, CouchDBBackendConf):
+        # As MapProxy 7: one database per cache and grid SRS (`osm_epsg900913`), lower case.
+        db_name = cache.cache.db_name or f"{name}_{grid.srs.path_code}"
+        return CouchDBCache(
+            cache.cache.url, db_name.lower(), TileDocs(cache.cache, grid), ext
+        )
     if isinstance(cache.cache, CompactBackendConf):
         # As MapProxy: `directory` holds one grid, else `<cache_dir>/<cache>/<grid name>`.
         where = cache.cache.directory or Path(
@@ -174,11 +183,17 @@ def _sqlite_file(here: Path, base: Path, filename: str) -> Path:
 
 def cache_permissions(backend: CacheBackendConf, g: GlobalsCacheConf) -> Permissions:
     """A cache's `directory_permissions`/`file_permissions`, else the `globals.cache` ones."""
-    # Redis and object store caches make no files but their locks: those as `globals.cache`
-    # says.
+    # Redis, CouchDB and object store caches make no files but their locks: those as
+    # `globals.cache` says.
     own = (
         (None, None)
-        if isinstance(backend, RedisBackendConf | S3BackendConf | AzureBlobBackendConf)
+        if isinstance(
+            backend,
+            RedisBackendConf
+            | S3BackendConf
+            | AzureBlobBackendConf
+            | CouchDBBackendConf,
+        )
         else (backend.directory_permissions, backend.file_permissions)
     )
     return Permissions(
