@@ -4,7 +4,6 @@ which checks every request's Signature V4, and Azurite, which checks Shared Key 
 from __future__ import annotations
 
 import datetime
-import logging
 import socket
 import time
 from email.utils import parsedate_to_datetime
@@ -12,9 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import urllib3
 
-from adapters import logs
 from adapters.blob_cache import BlobCache
 from adapters.config import parse_config
 from adapters.object_store import Transport
@@ -133,27 +130,6 @@ def test_unreachable_store_serves_tiles_from_the_source_quickly(
     assert backend.object_keys() == []
 
 
-def test_store_refusing_the_signature_stores_nothing(
-    tmp_path: Path,
-    map_server: MapServer,
-    backend: Backend,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    cache = dict(backend.cache)
-    if backend.kind == "s3":
-        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
-    else:
-        # A valid base64 key that is not the account's.
-        cache["connection_string"] = cache["connection_string"].replace(
-            "AccountKey=Eby8", "AccountKey=Aby8"
-        )
-    app = make_app(tmp_path, one_cache_conf(map_server, cache))
-    assert get(app, TILE_URL)[0] == 200
-    assert get(app, TILE_URL)[0] == 200
-    assert len(map_server.requests) == 2
-    assert backend.object_keys() == []
-
-
 @pytest.mark.parametrize(
     ("cache", "problem"),
     [
@@ -248,24 +224,6 @@ def test_a_directory_of_several_grids_is_an_error(
         assert keys == {"d/GLOBAL_MERCATOR/0/0/0.png", "d/GLOBAL_WEBMERCATOR/0/0/0.png"}
 
 
-def test_unknown_profile_is_an_error_naming_the_key_and_no_secret(
-    tmp_path: Path, map_server: MapServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    credentials = tmp_path / "credentials"
-    credentials.write_text(
-        "[other]\naws_access_key_id = AKIDOTHER\naws_secret_access_key = s3cr3t\n"
-    )
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
-    cache = {"type": "s3", "bucket_name": "b", "profile_name": "tiles"}
-    with pytest.raises(ConfigError) as info:
-        make_app(tmp_path, one_cache_conf(map_server, cache))
-    assert info.value.problems == [
-        f"profile 'tiles' has no aws_access_key_id and aws_secret_access_key in"
-        f" {credentials} @ $.caches['osm_cache'].cache.profile_name"
-    ]
-    assert "s3cr3t" not in str(info.value)
-
-
 def test_globals_give_the_defaults(
     tmp_path: Path, map_server: MapServer, backend: Backend
 ) -> None:
@@ -275,36 +233,6 @@ def test_globals_give_the_defaults(
     conf["globals"]["cache"] = {backend.kind: shared}
     assert get(make_app(tmp_path, conf), TILE_URL)[0] == 200
     assert backend.object_keys() == ["g/1/0/1.png"]
-
-
-def test_use_http_get_reads_tiles_with_plain_unsigned_gets(
-    tmp_path: Path, map_server: MapServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # A public bucket is any HTTP server with the objects: the map server's /tiles/z/x/y.png.
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDTILES")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
-    cache = {
-        "type": "s3",
-        "bucket_name": "tiles",
-        "endpoint_url": map_server.url,
-        "directory": "/",
-        "use_http_get": True,
-    }
-    app = make_app(tmp_path, one_cache_conf(map_server, cache))
-    status, headers, body = get(app, TILE_URL)
-    assert (status, headers["Content-Type"]) == (200, "image/png")
-    (request,) = map_server.requests
-    assert request.path == "/tiles/1/0/1.png"
-    assert "authorization" not in request.headers
-    assert body == map_server_tile(map_server, "/tiles/1/0/1.png")
-
-
-def map_server_tile(server: MapServer, path: str) -> bytes:
-    http = urllib3.PoolManager()
-    try:
-        return http.request("GET", server.url + path).data
-    finally:
-        http.clear()
 
 
 def test_store_that_never_answers_is_a_miss_after_the_read_timeout() -> None:
@@ -325,78 +253,3 @@ def test_store_that_never_answers_is_a_miss_after_the_read_timeout() -> None:
         with pytest.raises(StoreError, match="no answer in time"):
             cache.store(EncodedTile(TileCoord(0, 0, 1), b"png"))
         assert time.monotonic() - started < 3
-
-
-def test_failures_log_no_secret(
-    tmp_path: Path,
-    map_server: MapServer,
-    backend: Backend,
-    caplog: pytest.LogCaptureFixture,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    logs.configure()
-    cache = dict(backend.cache)
-    secret = "c2VjcmV0LWtleQ=="  # noqa: S105 - base64, so the connection string parses
-    if backend.kind == "s3":
-        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
-    else:
-        cache["connection_string"] = cache["connection_string"].replace(
-            cache["connection_string"].split("AccountKey=")[1].split(";")[0], secret
-        )
-    with caplog.at_level(logging.DEBUG, logger="mapproxy"):
-        app = make_app(tmp_path, one_cache_conf(map_server, cache))
-        assert get(app, TILE_URL)[0] == 200
-    assert "unable to store tile" in caplog.text
-    assert "HTTP 403" in caplog.text
-    assert secret not in caplog.text
-
-
-def test_temporary_credentials_sign_with_their_session_token(
-    tmp_path: Path,
-    map_server: MapServer,
-    moto: object_servers.MotoS3,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    moto.bucket("temporary")
-    temporary = moto.temporary_credentials()
-    assert temporary.token
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", temporary.access_key)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", temporary.secret_key)
-    monkeypatch.setenv("AWS_SESSION_TOKEN", temporary.token)
-    cache = {"type": "s3", "bucket_name": "temporary", "endpoint_url": moto.url}
-    app = make_app(tmp_path, one_cache_conf(map_server, cache))
-    assert get(app, TILE_URL)[0] == 200
-    assert get(app, TILE_URL)[0] == 200
-    assert len(map_server.requests) == 1
-    # The token counts: another one is refused, and nothing more is stored.
-    monkeypatch.setenv("AWS_SESSION_TOKEN", "not-the-token")
-    other = make_app(tmp_path, one_cache_conf(map_server, cache))
-    assert get(other, "/tms/1.0.0/osm/EPSG900913/0/1/1.png")[0] == 200
-    store = S3Store("temporary", "us-east-1", moto.url, temporary)
-    assert [o.key for o in store.list_objects("")] == [TILE_KEY]
-
-
-def test_a_shared_access_signature_instead_of_the_account_key(
-    tmp_path: Path, map_server: MapServer, azurite: object_servers.AzuriteBlob
-) -> None:
-    container = azurite.container("sas")
-    cache = {
-        "type": "azureblob",
-        "container_name": "sas",
-        "connection_string": azurite.sas_connection_string(),
-    }
-    app = make_app(tmp_path, one_cache_conf(map_server, cache))
-    status, _, body = get(app, TILE_URL)
-    assert status == 200
-    assert get(app, TILE_URL)[2] == body
-    assert len(map_server.requests) == 1
-    stored = container.get(TILE_KEY)
-    assert stored is not None
-    assert stored.data == body
-    # A signature that allows reading only: tiles are served, none is stored.
-    cache["connection_string"] = azurite.sas_connection_string("rl")
-    read_only = make_app(tmp_path, one_cache_conf(map_server, cache))
-    assert get(read_only, TILE_URL)[2] == body
-    assert get(read_only, "/tms/1.0.0/osm/EPSG900913/0/1/1.png")[0] == 200
-    assert [o.key for o in container.list_objects("")] == [TILE_KEY]
-    assert len(map_server.requests) == 2

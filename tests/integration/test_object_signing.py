@@ -19,7 +19,7 @@ from adapters.aws_sigv4 import (
     sign,
 )
 from adapters.azure_store import AzureAccount, parse_connection_string
-from tests.object_servers import DEV_KEY
+from tests.azurite_blob import DEV_KEY
 
 EXAMPLE = AwsCredentials(
     "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
