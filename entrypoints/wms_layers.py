@@ -93,8 +93,12 @@ def group_layer(
     """A layer without sources of its own: it draws its children, it covers where they do."""
     extents = [c.extent for c in children if c.extent is not None]
     area = None
-    if extents:
-        area = extents[0] if len(extents) == 1 else union(extents)
+    if len(extents) == 1:
+        area = extents[0]
+    elif extents:
+        # On the globe: in one child's projection another's area may not exist (the world
+        # in a UTM zone's coordinates).
+        area = union([e.transformed(srs("EPSG:4326")) for e in extents])
     drawn = tuple(m for c in children for m in c.map_layers)
     return WMSLayer(
         name,

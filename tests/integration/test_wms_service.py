@@ -483,3 +483,45 @@ def test_notify_draws_the_error_when_other_sources_answered(
     # Everything failed: an exception even when notifying.
     status, _, _ = getmap(app, layers="direct")
     assert status == 502
+
+
+def test_a_group_over_a_utm_cache_and_a_world_wide_one_covers_the_world(
+    tmp_path: Path,
+) -> None:
+    # The world in a UTM zone's coordinates does not exist: the group's area is worked out
+    # on the globe (this configuration stopped the start with "coverage is empty").
+    utm = [-46133.17, 5048875.26857567, 1206211.10142433, 6301219.54]
+    conf = {
+        "services": {"wms": {"srs": ["EPSG:4326", "EPSG:25832"]}},
+        "grids": {"utm": {"srs": "EPSG:25832", "bbox": utm, "bbox_srs": "EPSG:25832"}},
+        "sources": {"d": {"type": "debug"}},
+        "caches": {
+            "a": {"sources": ["d"], "grids": ["utm"]},
+            "b": {"sources": ["d"], "grids": ["GLOBAL_GEODETIC"]},
+        },
+        "layers": [
+            {
+                "name": "root",
+                "title": "Root",
+                "layers": [
+                    {"name": "a", "title": "A", "sources": ["a"]},
+                    {"name": "b", "title": "B", "sources": ["b"]},
+                ],
+            }
+        ],
+    }
+    app = make_app(tmp_path, conf)
+    status, _, body = get(
+        app, "/service", "SERVICE=WMS&REQUEST=GetCapabilities&VERSION=1.1.1"
+    )
+    assert status == 200
+    root = ET.fromstring(body).find("Capability/Layer/LatLonBoundingBox")
+    assert root is not None
+    assert [
+        round(float(root.get(k, "nan"))) for k in ("minx", "miny", "maxx", "maxy")
+    ] == [
+        -180,
+        -90,
+        180,
+        90,
+    ]
