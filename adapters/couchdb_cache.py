@@ -24,7 +24,7 @@ from adapters.couchdb_docs import TileDocs
 from adapters.http_client import HttpClient, Response, describe_url
 from adapters.store_failures import StoreFailures
 from domain.config import HttpConf
-from domain.errors import SourceError
+from domain.errors import SourceError, StoreError
 from domain.grid import TileCoord
 from domain.ports import EncodedTile, StoredTile
 
@@ -113,20 +113,33 @@ class CouchDBCache:
         self._failures.stored()
 
     def remove(self, coord: TileCoord) -> bool:
+        """Remove the tile's document; StoreError (an OSError, as a file cache's) if CouchDB
+        fails, so that a cleanup stops with an error line."""
+        doc_id = self.docs.doc_id(coord)
         url = self.doc_url(coord)
-        rev = self._rev(url)
-        if rev is None:
-            return False
-        resp = self._request("DELETE", f"{url}?{urlencode({'rev': rev})}")
-        if resp.status in (200, 202):
-            return True
-        if resp.status in (404, 409):  # removed or replaced by another worker meanwhile
-            return False
-        raise self._error(resp, f"removing tile {self.docs.doc_id(coord)}")
+        try:
+            rev = self._rev(url)
+            if rev is None:
+                return False
+            resp = self._request("DELETE", f"{url}?{urlencode({'rev': rev})}")
+            if resp.status in (200, 202):
+                return True
+            if resp.status in (404, 409):  # removed or replaced by another worker
+                return False
+            raise self._error(resp, f"removing tile {doc_id}")
+        except SourceError as exc:
+            raise StoreError(f"tile {doc_id} not removed: {exc}") from exc
 
     def stored_tiles(self, levels: Collection[int]) -> Iterator[StoredTile]:
         """The tiles of this grid in `levels`, their time and size from the documents
-        (attachments are not read); documents of other grids and caches are passed over."""
+        (attachments are not read); documents of other grids and caches are passed over.
+        StoreError if CouchDB fails, as `remove`."""
+        try:
+            yield from self._stored_tiles(levels)
+        except SourceError as exc:
+            raise StoreError(f"tiles not listed: {exc}") from exc
+
+    def _stored_tiles(self, levels: Collection[int]) -> Iterator[StoredTile]:
         start: str | None = None
         while True:
             query: dict[str, str | int] = {"include_docs": "true", "limit": PAGE}

@@ -237,6 +237,27 @@ def test_database_down_is_a_quick_ogc_error_without_credentials(
     assert map_server.requests == []
 
 
+def test_cleanup_of_a_database_that_is_down_is_an_error_line(
+    tmp_path: Path, map_server: MapServer
+) -> None:
+    url = f"http://tiles:s3cret-pw@127.0.0.1:{free_port()}"
+    (tmp_path / "mapproxy.yaml").write_text(
+        yaml.safe_dump(conf(map_server, {"url": url}))
+    )
+    (tmp_path / "seed.yaml").write_text(
+        "cleanups: {c: {caches: [osm_cache], levels: {to: 1}, remove_all: true}}\n"
+    )
+    result = run_command(
+        tmp_path, "mapproxy-seed", "-f", "mapproxy.yaml", "-s", "seed.yaml"
+    )
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == (
+        "mapproxy-seed: error: cannot write tiles: tiles not listed: CouchDB cache: cannot"
+        f" connect to {url.replace('tiles:s3cret-pw@', '')}/{DB}/_all_docs"
+    )
+    assert "s3cret" not in result.stdout + result.stderr
+
+
 def test_database_that_does_not_answer_is_a_504_in_bounded_time(
     tmp_path: Path, map_server: MapServer
 ) -> None:
