@@ -23,6 +23,7 @@ from adapters.object_store import (
     refused,
 )
 
+LOGGER = "mapproxy.cache.azureblob"
 API_VERSION = "2021-08-06"
 # The storage emulator's (Azurite's) account: Microsoft publishes this name and key for it.
 _DEV_ACCOUNT = "devstoreaccount1"

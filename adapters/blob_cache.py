@@ -91,7 +91,7 @@ class BlobCache:
         self._failures.stored()
 
     def remove(self, coord: TileCoord) -> bool:
-        """Remove the tile at `coord`; False if there was none."""
+        """Remove the tile at `coord`; False if there was none (where the store tells)."""
         key = self.key(coord)
         try:
             return self.objects.delete(key)

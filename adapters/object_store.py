@@ -58,7 +58,7 @@ class ObjectStore(Protocol):
     def put(self, key: str, data: bytes, content_type: str) -> None: ...
 
     def delete(self, key: str) -> bool:
-        """Remove the object; False if there was none."""
+        """Remove the object; False if there was none (where the store tells)."""
         ...
 
     def list_objects(self, prefix: str) -> Iterator[ListedObject]:

@@ -21,6 +21,7 @@ from adapters.object_store import (
     refused,
 )
 
+LOGGER = "mapproxy.cache.s3"
 _NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 
 
@@ -81,10 +82,8 @@ class S3Store:
             raise refused("PUT", self._name(key), answer)
 
     def delete(self, key: str) -> bool:
-        # S3 answers 204 whether or not the object was there: ask first, for the count.
-        head = self._request("HEAD", key)
-        if head.status == 404:
-            return False
+        # S3 answers 204 whether or not the object was there: True either way (cleanups,
+        # which remove listed tiles, count what they remove themselves).
         answer = self._request("DELETE", key)
         if answer.status not in (200, 204):
             raise refused("DELETE", self._name(key), answer)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
+from adapters import azure_store, s3_store
 from adapters.aws_sigv4 import CredentialsError, find_credentials, find_region
 from adapters.azure_store import AzureBlobStore, parse_connection_string
 from adapters.blob_cache import BlobCache, key_prefix
@@ -16,9 +17,6 @@ from domain.config import GlobalsCacheConf
 from domain.errors import ConfigError
 from domain.formats import MIXED, find_format
 from domain.grid import Grid
-
-S3_LOGGER = "mapproxy.cache.s3"
-AZURE_LOGGER = "mapproxy.cache.azureblob"
 
 
 def blob_cache(
@@ -39,10 +37,10 @@ def blob_cache(
     objects: ObjectStore
     try:
         if isinstance(backend, S3BackendConf):
-            objects, logger = _s3(backend, g, env, path), S3_LOGGER
+            objects, logger = _s3(backend, g, env, path), s3_store.LOGGER
             grid_too = backend.include_grid_name
         else:
-            objects, logger = _azure(backend, g, env, path), AZURE_LOGGER
+            objects, logger = _azure(backend, g, env, path), azure_store.LOGGER
             grid_too = False
     except ValueError as exc:
         # Messages name keys, never a secret value.
