@@ -31,7 +31,6 @@ from domain.ports import EncodedTile, StoredTile
 LOGGER = "mapproxy.cache.couchdb"
 # Every request to CouchDB ends within this: a database that hangs is a 504, not a hung worker.
 TIMEOUT = 5.0
-# Documents per request when a cleanup lists the stored tiles.
 PAGE = 500
 _JSON = {"Accept": "application/json", "Content-Type": "application/json"}
 
@@ -47,6 +46,8 @@ class CouchDBCache:
     # The tiles' file extension: their attachment's content type is `image/<ext>`.
     ext: str
     clock: Callable[[], float] = time.time
+    # Documents per request when a cleanup lists the stored tiles.
+    page: int = PAGE
     http: HttpClient = attrs.field(
         factory=lambda: HttpClient(HttpConf(client_timeout=TIMEOUT), request_log=LOGGER)
     )
@@ -142,7 +143,7 @@ class CouchDBCache:
     def _stored_tiles(self, levels: Collection[int]) -> Iterator[StoredTile]:
         start: str | None = None
         while True:
-            query: dict[str, str | int] = {"include_docs": "true", "limit": PAGE}
+            query: dict[str, str | int] = {"include_docs": "true", "limit": self.page}
             if start is not None:
                 # The next page: from the last id seen, without it.
                 query |= {"startkey": json.dumps(start), "skip": 1}
@@ -156,7 +157,7 @@ class CouchDBCache:
                 if coord is not None and coord.z in levels:
                     size = doc.get("_attachments", {}).get("tile", {}).get("length", 0)
                     yield StoredTile(coord, self._stored_at(doc), int(size))
-            if len(rows) < PAGE:
+            if len(rows) < self.page:
                 return
             start = rows[-1]["id"]
 

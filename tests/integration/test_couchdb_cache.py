@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from adapters.config import load_config
+from adapters.couchdb_cache import CouchDBCache
 from domain.errors import ConfigError
 from domain.grid import TileCoord
 from domain.tiles import get_tile
@@ -171,6 +172,56 @@ def test_wmts_tile_and_an_existing_document_replaced_on_refresh(
     assert doc["_rev"].startswith("3-")
     assert doc["timestamp"] > old["timestamp"] + 100
     assert couch.attachment(db_name, DOC) == body
+
+
+def test_grids_sharing_a_database_list_only_their_own_tiles(
+    tmp_path: Path, map_server: MapServer, couch: CouchServer, db_name: str
+) -> None:
+    app_conf = conf(
+        map_server,
+        {
+            "url": couch.url,
+            "db_name": db_name,
+            "tile_id": "%(couch_url)s/t_%(grid_name)s_%(z)02d_%(x)s_%(y)d",
+        },
+    )
+    app_conf["caches"]["osm_cache"]["grids"] = ["GLOBAL_MERCATOR", "GLOBAL_WEBMERCATOR"]
+    config = tmp_path / "mapproxy.yaml"
+    config.write_text(yaml.safe_dump(app_conf))
+    state = bootstrap(load_config(config), config)
+    merc, webmerc = state.caches["osm_cache"]
+    assert isinstance(merc.cache, CouchDBCache)
+    assert isinstance(webmerc.cache, CouchDBCache)
+    for z, x, y in LEVELS_0_1[:3]:
+        get_tile(TileCoord(x, y, z), merc)
+    get_tile(TileCoord(0, 0, 0), webmerc)
+    # A document that is no tile of either (a design document, say) is passed over.
+    assert couch.request("PUT", f"/{db_name}/_design/x", {"views": {}})[0] == 201
+    assert sorted(couch.doc_ids(db_name)) == [
+        "_design/x",
+        "t_GLOBAL_MERCATOR_00_0_0",
+        "t_GLOBAL_MERCATOR_01_0_0",
+        "t_GLOBAL_MERCATOR_01_0_1",
+        "t_GLOBAL_WEBMERCATOR_00_0_0",
+    ]
+
+    def listed(cache: CouchDBCache, levels: list[int]) -> list[tuple[int, int, int]]:
+        return sorted(
+            (t.coord.z, t.coord.x, t.coord.y) for t in cache.stored_tiles(levels)
+        )
+
+    assert listed(merc.cache, [0, 1]) == LEVELS_0_1[:3]
+    # Page by page: the same tiles, each once.
+    merc.cache.page = 2
+    assert listed(merc.cache, [0, 1]) == LEVELS_0_1[:3]
+    merc.cache.page = 1
+    assert listed(merc.cache, [0, 1]) == LEVELS_0_1[:3]
+    assert listed(merc.cache, [1]) == LEVELS_0_1[1:3]
+    assert listed(webmerc.cache, [0, 1]) == [(0, 0, 0)]
+    assert webmerc.cache.remove(TileCoord(0, 0, 0)) is True
+    assert webmerc.cache.remove(TileCoord(0, 0, 0)) is False
+    assert listed(webmerc.cache, [0, 1]) == []
+    assert len(couch.doc_ids(db_name)) == 4
 
 
 def test_seeding_and_cleanup_by_the_stored_timestamps(
@@ -410,9 +461,10 @@ def test_mapproxy_and_tilegate_read_each_others_documents(
     # ...and lists them for cleanups, with MapProxy's timestamps.
     state = bootstrap(load_config(config), config)
     (mp_tiles,) = state.caches["by_mapproxy"]
+    assert isinstance(mp_tiles.cache, CouchDBCache)
     listed = {
         (t.coord.z, t.coord.x, t.coord.y): t.mtime
-        for t in mp_tiles.cache.stored_tiles([0, 1])  # type: ignore[attr-defined]
+        for t in mp_tiles.cache.stored_tiles([0, 1])
     }
     assert sorted(listed) == LEVELS_0_1
     assert listed[(1, 0, 1)] == couch.get(f"/{db_name}_mp/{DOC}")["timestamp"]
