@@ -49,7 +49,9 @@ class TileDocs:
         doc: dict[str, object] = {}
         for key, value in self.conf.tile_metadata.items():
             doc[key] = self._value(value, coord, stored_at)
-        doc.setdefault(self.timestamp_key, stored_at)
+        # Also over a plain `timestamp` value of the template, as MapProxy: it is the time
+        # that refresh_before and cleanups go by.
+        doc[self.timestamp_key] = stored_at
         return doc
 
     def _value(self, value: object, coord: TileCoord, stored_at: float) -> object:

@@ -147,6 +147,16 @@ def test_tile_metadata_templates_db_name_and_tile_id(
     assert parsedate_to_datetime(headers["Last-Modified"]).timestamp() == int(stored_at)
 
 
+def test_the_time_of_storing_replaces_a_plain_timestamp_value(
+    tmp_path: Path, map_server: MapServer, couch: CouchServer, db_name: str
+) -> None:
+    cache = {"url": couch.url, "db_name": db_name, "tile_metadata": {"timestamp": 5}}
+    app = make_app(tmp_path, conf(map_server, cache))
+    before = time.time()
+    assert get(app, TILE_URL)[0] == 200
+    assert before <= couch.get(f"/{db_name}/{DOC}")["timestamp"] <= time.time()
+
+
 def test_wmts_tile_and_an_existing_document_replaced_on_refresh(
     tmp_path: Path, map_server: MapServer, couch: CouchServer, db_name: str
 ) -> None:
