@@ -59,6 +59,8 @@ def parse_bbox(value: str, crs: SRS) -> Bbox:
     if crs.is_axis_order_ne:
         numbers = [numbers[1], numbers[0], numbers[3], numbers[2]]
     minx, miny, maxx, maxy = numbers
+    if not (math.isfinite(maxx - minx) and math.isfinite(maxy - miny)):
+        raise RequestError(f"bbox {value!r} is too large", param="bbox")
     if minx >= maxx or miny >= maxy:
         raise RequestError(
             f"bbox {value!r} is empty: its maximum must exceed its minimum on each axis",

@@ -64,7 +64,7 @@ def get_map(
     bbox_crs = parse_crs(args["bbox-crs"], "bbox-crs") if "bbox-crs" in args else CRS84
     if "bbox" in args:
         bbox = parse_bbox(args["bbox"], bbox_crs)
-        bbox = _finite(transform_bbox(bbox, bbox_crs, crs), "bbox")
+        bbox = _transformed(bbox, bbox_crs, crs, "bbox")
     else:
         bbox = _default_bbox(service, names, crs)
     size = _size(args, bbox, service.max_pixels)
@@ -144,7 +144,9 @@ def draw(
         request, layers, query, image, style.fmt.mime, f"ogcapi.{feature}"
     )
     fmt = imaging.concrete_format(image, style.fmt)
-    return Response(200, imaging.encode(image, fmt, style.options), fmt.mime)
+    origin = service.state.allow_origin
+    headers = [("Access-Control-Allow-Origin", origin)] if origin else []
+    return Response(200, imaging.encode(image, fmt, style.options), fmt.mime, headers)
 
 
 def _map_crs(service: OGCAPIService, value: str | None) -> SRS:
@@ -187,13 +189,21 @@ def _extent_in(area: Coverage, crs: SRS) -> Bbox:
         raise RequestError(
             "the collection lies outside the area of this crs, give a bbox", param="crs"
         )
-    return _finite(transform_bbox(Bbox(minx, miny, maxx, maxy), CRS84, crs), "crs")
+    return _transformed(Bbox(minx, miny, maxx, maxy), CRS84, crs, "crs")
 
 
-def _finite(bbox: Bbox, param: str) -> Bbox:
-    if not all(map(math.isfinite, bbox.as_tuple())):
-        raise RequestError("the bbox cannot be expressed in this crs", param=param)
-    return bbox
+def _transformed(bbox: Bbox, src: SRS, dst: SRS, param: str) -> Bbox:
+    try:
+        moved = transform_bbox(bbox, src, dst)
+    # Where dst cannot express bbox PROJ fails (a RuntimeError) or gives infinities or NaNs,
+    # which no Bbox takes (a ValueError).
+    except (ValueError, RuntimeError):
+        moved = None
+    if moved is None or not all(map(math.isfinite, moved.as_tuple())):
+        raise RequestError(
+            f"the bbox cannot be expressed in {dst.code}", param=param
+        ) from None
+    return moved
 
 
 def _size(args: dict[str, str], bbox: Bbox, max_pixels: int) -> tuple[int, int]:

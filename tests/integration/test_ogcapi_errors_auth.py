@@ -34,6 +34,13 @@ def app(tmp_path: Path, map_server: MapServer) -> TilegateApp:
         (MAP, "bbox=1,2,3", 400, "InvalidParameterValue"),
         (MAP, "bbox=10,0,0,10", 400, "InvalidParameterValue"),
         (MAP, "bbox=0,0,nan,10", 400, "InvalidParameterValue"),
+        (MAP, "bbox=-1e308,-1e308,1e308,1e308", 400, "InvalidParameterValue"),
+        (
+            MAP,
+            "bbox=0,90,10,95&crs=EPSG:3857",
+            400,
+            "InvalidParameterValue",
+        ),
         (MAP, "crs=EPSG:999999", 400, "InvalidParameterValue"),
         (
             MAP,

@@ -83,6 +83,7 @@ def test_a_map_has_the_asked_size_crs_and_the_wms_pixels(app: TilegateApp) -> No
     assert (status, headers["Content-Type"]) == (200, "image/png")
     assert headers["Content-Crs"] == f"<{EPSG}3857>"
     assert headers["Content-Bbox"] == "-10000000.0,-5000000.0,10000000.0,5000000.0"
+    assert headers["Access-Control-Allow-Origin"] == "*"
     ours = image(body)
     assert ours.size == (300, 150)
     wms = call(
