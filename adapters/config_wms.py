@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from domain.config import TilegateConf
+from domain.config import LayerConf, TilegateConf
 from domain.image_options import resolve_format
 from domain.layer_md import check_layer_md
 from domain.srs import srs as make_srs
@@ -30,7 +30,7 @@ def check_wms(conf: TilegateConf) -> list[str]:
 
 
 def _check_ogcapi(conf: TilegateConf) -> list[str]:
-    """Unknown `map_srs` codes and `image_formats` of the OGC API service."""
+    """Unknown `map_srs` codes, `image_formats` and `default_dataset_layers` of OGC API."""
     ogcapi = conf.services.ogcapi
     if ogcapi is None:
         return []
@@ -45,4 +45,17 @@ def _check_ogcapi(conf: TilegateConf) -> list[str]:
         for index, name in enumerate(ogcapi.image_formats)
         if resolve_format(name, conf.globals.image) is None
     ]
+    named = _layer_names(conf.layers)
+    errors += [
+        f"unknown layer {name!r} @ $.services.ogcapi.default_dataset_layers[{index}]"
+        for index, name in enumerate(ogcapi.default_dataset_layers or ())
+        if name not in named
+    ]
     return errors
+
+
+def _layer_names(layers: tuple[LayerConf, ...]) -> set[str]:
+    names = {layer.name for layer in layers if layer.name is not None}
+    for layer in layers:
+        names |= _layer_names(layer.layers)
+    return names

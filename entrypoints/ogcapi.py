@@ -121,9 +121,13 @@ class OGCAPIService:
                 self.check_collection(request, name)
                 return get_map(self.maps(), request, [name], _ext(leaf))
             case ["map" | "map.png" | "map.jpeg" | "map.jpg" as leaf]:
-                return get_map(
-                    self.maps(), request, self.selection(request), _ext(leaf)
-                )
+                return get_map(self.maps(), request, self.dataset(request), _ext(leaf))
+            case ["map", "tiles", *rest] if len(rest) in (0, 1, 4):
+                if not self.conf.default_dataset_layers:
+                    raise NotFoundError(
+                        "no map tiles of the dataset: default_dataset_layers is not set"
+                    )
+                return self.tiles(request, base, None, rest)
             case ["collections", name, "map", "tiles", *rest] if len(rest) in (0, 1, 4):
                 self.check_collection(request, name)
                 return self.tiles(request, base, name, rest)
@@ -138,8 +142,9 @@ class OGCAPIService:
         raise NotFoundError(f"no OGC API resource at {request.path!r}")
 
     def tiles(
-        self, request: Request, base: str, name: str, rest: list[str]
+        self, request: Request, base: str, name: str | None, rest: list[str]
     ) -> Response:
+        """A collection's map tile sets (or the dataset's, name None), one, or a tile."""
         tiling = self.tiling()
         if not rest:
             return self.document(request, documents.tilesets(self, base, name))
@@ -148,7 +153,8 @@ class OGCAPIService:
             if tms not in tiling.matrix_sets:
                 raise NotFoundError(f"unknown tile matrix set {tms!r}")
             return self.document(request, documents.tileset(self, base, name, tms))
-        return get_tile(self, request, name, tms, (rest[1], rest[2], rest[3]))
+        names = [name] if name is not None else self.dataset(request)
+        return get_tile(self, request, names, tms, (rest[1], rest[2], rest[3]))
 
     def tiling(self) -> OGCAPIService:
         if not self.conf.enable_tiles:
@@ -174,10 +180,12 @@ class OGCAPIService:
         if guarded(request) and name not in self.visible(request):
             raise AccessDeniedError()
 
-    def selection(self, request: Request) -> list[str]:
-        """The collections of a `/map?collections=a,b` request."""
+    def dataset(self, request: Request) -> list[str]:
+        """The collections of a map or tile of the dataset: `collections=a,b`, else the
+        configured `default_dataset_layers`."""
         value = request.args.get("collections", "")
         names = [n.strip() for n in value.split(",") if n.strip()]
+        names = names or list(self.conf.default_dataset_layers or ())
         if not names:
             raise RequestError(
                 "missing parameter collections",

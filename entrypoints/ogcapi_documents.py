@@ -90,6 +90,23 @@ def landing_page(service: OGCAPIService, base: str) -> Doc:
         link(f"{base}/api?f=html", "service-doc", HTML, "The API documentation")
     )
     links += _both(f"{base}/collections", ("data", OGC_REL + "data"), "The collections")
+    dataset = service.conf.default_dataset_layers
+    if service.conf.enable_maps and dataset:
+        links += [
+            link(
+                f"{base}/map.{ext}",
+                OGC_REL + "map",
+                fmt.mime,
+                f"Map of the dataset (as {ext.upper()})",
+            )
+            for ext, (fmt, _) in service.formats.items()
+        ]
+    if service.conf.enable_tiles and dataset:
+        links += _both(
+            f"{base}/map/tiles",
+            (OGC_REL + "tilesets-map",),
+            "Map tile sets of the dataset",
+        )
     if service.conf.enable_tiles:
         links += _both(
             f"{base}/tileMatrixSets",
@@ -111,6 +128,8 @@ def conformance(service: OGCAPIService) -> Doc:
         ]
     if service.conf.enable_tiles:
         classes += _TILES
+        if service.conf.default_dataset_layers:
+            classes.append("ogcapi-tiles-1/1.0/conf/dataset-tilesets")
         if service.conf.enable_maps:
             classes.append("ogcapi-maps-1/1.0/conf/tilesets")
     return {"conformsTo": [_SPEC + c for c in classes]}
@@ -212,39 +231,49 @@ def matrix_set(name: str, grid: Grid) -> Doc:
     return doc
 
 
-def tilesets(service: OGCAPIService, base: str, name: str) -> Doc:
-    url = f"{base}/collections/{quote(name, safe='')}/map/tiles"
+def _tiles_url(base: str, name: str | None) -> str:
+    """Where the map tile sets of a collection, or of the whole dataset (None), are."""
+    if name is None:
+        return f"{base}/map/tiles"
+    return f"{base}/collections/{quote(name, safe='')}/map/tiles"
+
+
+def tilesets(service: OGCAPIService, base: str, name: str | None) -> Doc:
+    """The map tile sets of a collection, or of the whole dataset (name None)."""
+    label = name or "the dataset"
     return {
-        "links": self_links(url, f"The map tile sets of {name}"),
+        "links": self_links(_tiles_url(base, name), f"The map tile sets of {label}"),
         "tilesets": [tileset(service, base, name, tms) for tms in service.matrix_sets],
     }
 
 
-def tileset(service: OGCAPIService, base: str, name: str, tms: str) -> Doc:
+def tileset(service: OGCAPIService, base: str, name: str | None, tms: str) -> Doc:
     grid = service.matrix_sets[tms]
-    url = f"{base}/collections/{quote(name, safe='')}/map/tiles/{tms}"
+    label = name or "the dataset"
+    url = f"{_tiles_url(base, name)}/{tms}"
     links = _both(
         f"{base}/tileMatrixSets/{tms}",
         (OGC_REL + "tiling-scheme",),
         f"The tile matrix set {tms}",
     )
-    links += self_links(url, f"The {tms} map tile set of {name}")
+    links += self_links(url, f"The {tms} map tile set of {label}")
     links += [
         link(
             f"{url}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}.{ext}",
             "item",
             fmt.mime,
-            f"{tms} map tiles of {name} (as {ext.upper()})",
+            f"{tms} map tiles of {label} (as {ext.upper()})",
             templated=True,
         )
         for ext, (fmt, _) in service.formats.items()
     ]
-    links += _both(
-        f"{base}/collections/{quote(name, safe='')}",
-        (OGC_REL + "geodata",),
-        f"The collection {name}",
-    )
-    doc: Doc = {"title": f"{name} in the {tms} tile matrix set", "dataType": "map"}
+    if name is not None:
+        links += _both(
+            f"{base}/collections/{quote(name, safe='')}",
+            (OGC_REL + "geodata",),
+            f"The collection {name}",
+        )
+    doc: Doc = {"title": f"{label} in the {tms} tile matrix set", "dataType": "map"}
     if tms == WEB_MERCATOR_QUAD:
         doc["tileMatrixSetURI"] = _QUAD_URI
     doc["crs"] = grid_crs_uri(grid.srs)

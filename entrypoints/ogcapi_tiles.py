@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from domain.errors import RequestError
-from domain.formats import offered_format
-from domain.grid import TileCoord
+from domain.formats import ImageFormat, offered_format
+from domain.grid import Grid, TileCoord
 from domain.ports import MapQuery
+from domain.tiles import TileSet
 from entrypoints.auth import tile_coord_access
+from entrypoints.bootstrap import TileLayer
 from entrypoints.decorate import tile_decoration
 from entrypoints.http import Request, Response
 from entrypoints.ogc import NotFoundError
@@ -22,12 +24,12 @@ if TYPE_CHECKING:
 def get_tile(
     service: OGCAPIService,
     request: Request,
-    name: str,
+    names: list[str],
     tms: str,
     path: tuple[str, str, str],
 ) -> Response:
-    """path: tileMatrix, tileRow and tileCol (maybe with `.png`/`.jpg`); rows count from the
-    grid's origin, as its tile matrix set's cornerOfOrigin says."""
+    """A tile of the collections `names`; path: tileMatrix, tileRow and tileCol (maybe with
+    `.png`/`.jpg`); rows count from the grid's origin, as its cornerOfOrigin says."""
     grid = service.matrix_sets.get(tms)
     if grid is None:
         raise NotFoundError(f"unknown tile matrix set {tms!r}", param="tileMatrixSetId")
@@ -42,27 +44,13 @@ def get_tile(
             param="tileMatrix",
         )
     style = map_style(service, request, ext if dot else None)
-    tile_layer = service.state.layers.get(name)
-    tileset = (
-        next(
-            (ts for ts in tile_layer.tilesets if ts.grid.name == grid.name),
-            None,
-        )
-        if tile_layer is not None
-        else None
-    )
-    # A cached tile as it is stored: in the cache's format, with no background asked for.
-    plain = "bgcolor" not in request.args and "transparent" not in request.args
-    if (
-        tile_layer is None
-        or tileset is None
-        or not plain
-        or (offered_format(tileset.format) != style.fmt)
-    ):
+    cached = _cached(service, request, names, grid, style.fmt)
+    if cached is None:
         query = MapQuery(
             grid.tile_bbox(coord), grid.tile_size, grid.srs, style.fmt.mime
         )
-        return draw(service, request, [name], query, style, "tile")
+        return draw(service, request, names, query, style, "tile")
+    name, (tile_layer, tileset) = names[0], cached
     if tile_layer.dimensions is not None:
         # OGC API has no dimension parameters: the default of each.
         tileset = tile_layer.variants.get(
@@ -71,6 +59,24 @@ def get_tile(
     limit = tile_coord_access(request, "ogcapi.tile", name, grid, coord)
     decorate = tile_decoration(request, "ogcapi.tile", name, tileset, coord)
     return serve_tile(request, service.state, tileset, coord, limit, decorate)
+
+
+def _cached(
+    service: OGCAPIService,
+    request: Request,
+    names: list[str],
+    grid: Grid,
+    fmt: ImageFormat,
+) -> tuple[TileLayer, TileSet] | None:
+    """The tile layer and its tile set that serve the tile as stored: one collection cached
+    on the grid, asked in the cache's format and with no background (else it is drawn)."""
+    tile_layer = service.state.layers.get(names[0]) if len(names) == 1 else None
+    if tile_layer is None or {"bgcolor", "transparent"} & request.args.keys():
+        return None
+    for tileset in tile_layer.tilesets:
+        if tileset.grid.name == grid.name and offered_format(tileset.format) == fmt:
+            return tile_layer, tileset
+    return None
 
 
 def _int(value: str, param: str) -> int:

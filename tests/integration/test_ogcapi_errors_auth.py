@@ -99,6 +99,18 @@ def test_an_unknown_map_srs_is_a_config_error(
     assert any("@ $.services.ogcapi.map_srs[1]" in p for p in raised.value.problems)
 
 
+def test_default_dataset_layers_must_be_layers(
+    tmp_path: Path, map_server: MapServer
+) -> None:
+    conf = ogcapi_conf(map_server, default_dataset_layers=["osm", "nope"])
+    with pytest.raises(ConfigError) as raised:
+        make_app(tmp_path, conf)
+    assert any(
+        "unknown layer 'nope' @ $.services.ogcapi.default_dataset_layers[1]" in p
+        for p in raised.value.problems
+    )
+
+
 def guarded(
     app: TilegateApp, answer: dict[str, Any], calls: list[tuple[Any, ...]]
 ) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -11,7 +12,7 @@ import pytest
 from PIL import Image
 
 from entrypoints.app import TilegateApp
-from tests.integration.ogcapi_support import ogcapi_app
+from tests.integration.ogcapi_support import BASE, hrefs, ogcapi_app
 from tests.mapserver import WEBMERCATOR_EXTENT, MapServer
 from tests.wsgi_call import call
 
@@ -184,3 +185,47 @@ def test_attribution_is_drawn_into_maps(tmp_path: Path, map_server: MapServer) -
     # In the bottom right corner only.
     assert differs[:, 0].min() > 50
     assert differs[:, 1].min() > 100
+
+
+def test_the_dataset_map_and_tiles_draw_default_dataset_layers(
+    tmp_path: Path, map_server: MapServer
+) -> None:
+    app = ogcapi_app(tmp_path, map_server, default_dataset_layers=["geo", "osm"])
+    landing = json.loads(call(app, "/ogcapi")[2])
+    assert (
+        "image/png",
+        f"{BASE}/map.png",
+    ) in hrefs(landing, "http://www.opengis.net/def/rel/ogc/1.0/map")
+    assert hrefs(landing, "http://www.opengis.net/def/rel/ogc/1.0/tilesets-map")[0] == (
+        "application/json",
+        f"{BASE}/map/tiles?f=json",
+    )
+    query = "bbox=-10,-10,10,10&width=50&height=50"
+    dataset = call(app, "/ogcapi/map", query)
+    assert dataset[0] == 200
+    both = call(app, "/ogcapi/map", query + "&collections=geo,osm")
+    assert np.array_equal(np.asarray(image(dataset[2])), np.asarray(image(both[2])))
+    tilesets = json.loads(call(app, "/ogcapi/map/tiles")[2])
+    quad = next(
+        t
+        for t in tilesets["tilesets"]
+        if t["crs"].endswith("/3857") and "tileMatrixSetURI" in t
+    )
+    (template,) = [h for t, h in hrefs(quad, "item") if t == "image/png"]
+    assert template == (
+        f"{BASE}/map/tiles/WebMercatorQuad/{{tileMatrix}}/{{tileRow}}/{{tileCol}}.png"
+    )
+    status, headers, body = call(app, "/ogcapi/map/tiles/WebMercatorQuad/1/0/1.png")
+    assert (status, headers["Content-Type"]) == (200, "image/png")
+    assert image(body).size == (256, 256)
+    # One cached collection asked for: its cached tile.
+    one = call(app, "/ogcapi/map/tiles/WebMercatorQuad/1/0/1.png", "collections=osm")
+    assert one[2] == call(app, "/wmts/osm/GLOBAL_WEBMERCATOR/01/1/0.png")[2]
+
+
+def test_without_default_dataset_layers_the_dataset_needs_collections(
+    app: TilegateApp,
+) -> None:
+    assert call(app, "/ogcapi/map/tiles")[0] == 404
+    assert call(app, "/ogcapi/map")[0] == 400
+    assert call(app, "/ogcapi/map", "collections=osm&width=10")[0] == 200
