@@ -9,9 +9,16 @@ DEMO_DATA = Path(__file__).parent / "demo_data"
 
 def demo_config() -> dict[str, object]:
     """A mapproxy.yaml as a dict: Natural Earth countries and a debug layer, served by every
-    service (TMS, WMTS, WMS, KML and the demo page)."""
+    service (TMS, WMTS, WMS, KML, OGC API and the demo page)."""
     return {
-        "services": {"demo": None, "tms": None, "wmts": None, "wms": None, "kml": None},
+        "services": {
+            "demo": None,
+            "tms": None,
+            "wmts": None,
+            "wms": None,
+            "kml": None,
+            "ogcapi": None,
+        },
         "layers": [
             {
                 "name": "countries",

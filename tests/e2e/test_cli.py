@@ -31,7 +31,7 @@ def test_builtin_demo_serves_countries_offline(
     assert fetch(f"{demo_server}/demo/")[0] == 200
     # The demo cache lands in ./cache_data of the directory it was started in.
     assert list((tmp_path / "cache_data" / "countries_cache_EPSG3857").rglob("*.png"))
-    # Every service is on: a WMS map and a KML super-overlay of the same layer.
+    # Every service is on: a WMS map, a KML super-overlay and an OGC API tile of the layer.
     status, headers, body = fetch(
         f"{demo_server}/service?SERVICE=WMS&VERSION=1.1.1&REQUEST=GetMap&LAYERS=countries"
         "&STYLES=&SRS=EPSG:4326&BBOX=-10,35,30,60&WIDTH=200&HEIGHT=125&FORMAT=image/png"
@@ -40,6 +40,10 @@ def test_builtin_demo_serves_countries_offline(
     status, headers, body = fetch(f"{demo_server}/kml/countries/EPSG3857")
     assert status == 200
     assert b"<NetworkLink>" in body
+    status, headers, body = fetch(
+        f"{demo_server}/ogcapi/collections/countries/map/tiles/WebMercatorQuad/0/0/0.png"
+    )
+    assert (status, headers["Content-Type"]) == (200, "image/png")
 
 
 def test_broken_config_stops_with_one_line_naming_file_and_key(tmp_path: Path) -> None:
