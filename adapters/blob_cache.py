@@ -2,9 +2,10 @@
 keyed as MapProxy 7 keys them: `<directory>/<layout path>.<ext>`, the layout one of the file
 cache's (MapProxy's default here: `tms`, `z/x/y`).
 
-A store that fails never fails a request: a failed read is a miss (the tile is made from the
-source), a failed write is logged (once in a while) and the tile served unstored. Cleanups
-list, date (the object's Last-Modified) and delete objects; a failure there is a StoreError.
+A store that cannot be read fails the request that needed it with a SourceError (502), or a
+SourceTimeoutError (504) if it did not answer in time; a tile that cannot be written is served
+unstored, the failure logged once in a while. Cleanups list, date (the object's Last-Modified)
+and delete objects; a failure there is a StoreError.
 """
 
 from __future__ import annotations
@@ -13,11 +14,10 @@ from collections.abc import Collection, Iterator
 
 import attrs
 
-from adapters import logs
 from adapters.file_cache import LAYOUTS, layout_coord
-from adapters.object_store import ObjectStore, ObjectStoreError
+from adapters.object_store import ObjectStore, ObjectStoreError, ObjectStoreTimeoutError
 from adapters.store_failures import StoreFailures
-from domain.errors import StoreError
+from domain.errors import SourceError, SourceTimeoutError, StoreError
 from domain.formats import ImageFormat, stored_format
 from domain.grid import TileCoord
 from domain.ports import EncodedTile, StoredTile
@@ -70,12 +70,14 @@ class BlobCache:
         try:
             found = self.objects.get(key)
         except ObjectStoreError as exc:
-            # A miss: the tile is made again. Debug only, as the store that follows fails
-            # too and warns, at most once a minute, where a warning per request would flood.
-            logs.get_logger(self.logger).debug(
-                "unable to load tile", key=key, error=str(exc)
+            # Not a miss: the request fails (502, 504) rather than going to the source
+            # for every tile, or answering blank tiles where the cache has no source.
+            error = (
+                SourceTimeoutError
+                if isinstance(exc, ObjectStoreTimeoutError)
+                else SourceError
             )
-            return None
+            raise error(f"tile store {self.objects.where}: {exc}") from None
         if found is None:
             return None
         return StoredTile(coord, found.mtime, len(found.data), data=found.data)

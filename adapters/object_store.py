@@ -22,10 +22,15 @@ CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 10.0
 # Tiles and listing pages are small; a store answering more is not answering a tile.
 MAX_BODY = 64 * 1024 * 1024
+_NO_ANSWER = "no answer in time"
 
 
 class ObjectStoreError(Exception):
     """The store could not be reached, or refused the request; the message holds no secret."""
+
+
+class ObjectStoreTimeoutError(ObjectStoreError):
+    """The store did not answer in time."""
 
 
 @attrs.frozen
@@ -130,7 +135,10 @@ class Transport:
                 response.release_conn()
         except HTTPError as exc:
             # Not urllib3's message: it names the URL, which may hold an Azure SAS.
-            raise ObjectStoreError(f"{method} {where or url}: {_why(exc)}") from None
+            kind = (
+                ObjectStoreTimeoutError if _why(exc) == _NO_ANSWER else ObjectStoreError
+            )
+            raise kind(f"{method} {where or url}: {_why(exc)}") from None
         if len(data) > MAX_BODY:
             raise ObjectStoreError(f"{method} {where or url}: answer too large")
         return Answer(
@@ -145,7 +153,7 @@ def _why(exc: HTTPError) -> str:
     if isinstance(exc, urllib3.exceptions.NewConnectionError):
         return "cannot connect"
     if isinstance(exc, urllib3.exceptions.TimeoutError):
-        return "no answer in time"
+        return _NO_ANSWER
     return f"connection failed ({type(exc).__name__})"
 
 

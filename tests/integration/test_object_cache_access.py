@@ -27,27 +27,6 @@ azurite = pytest.fixture(scope="module")(object_servers.azurite)
 backend = pytest.fixture(params=["s3", "azureblob"])(object_servers.backend)
 
 
-def test_store_refusing_the_signature_stores_nothing(
-    tmp_path: Path,
-    map_server: MapServer,
-    backend: Backend,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    cache = dict(backend.cache)
-    if backend.kind == "s3":
-        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
-    else:
-        # A valid base64 key that is not the account's.
-        cache["connection_string"] = cache["connection_string"].replace(
-            "AccountKey=Eby8", "AccountKey=Aby8"
-        )
-    app = make_app(tmp_path, one_cache_conf(map_server, cache))
-    assert get(app, TILE_URL)[0] == 200
-    assert get(app, TILE_URL)[0] == 200
-    assert len(map_server.requests) == 2
-    assert backend.object_keys() == []
-
-
 def test_unknown_profile_is_an_error_naming_the_key_and_no_secret(
     tmp_path: Path, map_server: MapServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -96,7 +75,7 @@ def map_server_tile(server: MapServer, path: str) -> bytes:
         http.clear()
 
 
-def test_failures_log_no_secret(
+def test_refused_signature_is_an_ogc_error_that_shows_no_secret(
     tmp_path: Path,
     map_server: MapServer,
     backend: Backend,
@@ -105,19 +84,25 @@ def test_failures_log_no_secret(
 ) -> None:
     logs.configure()
     cache = dict(backend.cache)
-    secret = "c2VjcmV0LWtleQ=="  # noqa: S105 - base64, so the connection string parses
+    # A valid base64 key (the Azure connection string parses) that is not the right one.
+    secret = "c2VjcmV0LWtleQ=="  # noqa: S105
     if backend.kind == "s3":
         monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
     else:
         cache["connection_string"] = cache["connection_string"].replace(
             cache["connection_string"].split("AccountKey=")[1].split(";")[0], secret
         )
-    with caplog.at_level(logging.DEBUG, logger="mapproxy"):
+    with caplog.at_level(logging.INFO, logger="mapproxy"):
         app = make_app(tmp_path, one_cache_conf(map_server, cache))
-        assert get(app, TILE_URL)[0] == 200
-    assert "unable to store tile" in caplog.text
-    assert "HTTP 403" in caplog.text
+        status, _, body = get(app, TILE_URL)
+    assert status == 502
+    code = b"SignatureDoesNotMatch" if backend.kind == "s3" else b"AuthorizationFailure"
+    assert b"HTTP 403 " + code in body
+    assert "request failed" in caplog.text
     assert secret not in caplog.text
+    assert secret.encode() not in body
+    assert map_server.requests == []
+    assert backend.object_keys() == []
 
 
 def test_temporary_credentials_sign_with_their_session_token(
@@ -137,10 +122,11 @@ def test_temporary_credentials_sign_with_their_session_token(
     assert get(app, TILE_URL)[0] == 200
     assert get(app, TILE_URL)[0] == 200
     assert len(map_server.requests) == 1
-    # The token counts: another one is refused, and nothing more is stored.
+    # The token counts: another one is refused.
     monkeypatch.setenv("AWS_SESSION_TOKEN", "not-the-token")
     other = make_app(tmp_path, one_cache_conf(map_server, cache))
-    assert get(other, "/tms/1.0.0/osm/EPSG900913/0/1/1.png")[0] == 200
+    status, _, body = get(other, "/tms/1.0.0/osm/EPSG900913/0/1/1.png")
+    assert (status, b"HTTP 400 InvalidToken" in body) == (502, True)
     store = S3Store("temporary", "us-east-1", moto.url, temporary)
     assert [o.key for o in store.list_objects("")] == [TILE_KEY]
 

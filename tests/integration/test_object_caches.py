@@ -16,7 +16,7 @@ from adapters.blob_cache import BlobCache
 from adapters.config import parse_config
 from adapters.object_store import Transport
 from adapters.s3_store import S3Store
-from domain.errors import ConfigError, StoreError
+from domain.errors import ConfigError, SourceTimeoutError, StoreError
 from domain.formats import PNG
 from domain.grid import TileCoord
 from domain.ports import EncodedTile
@@ -106,7 +106,7 @@ def test_stale_tiles_are_made_again_with_refresh_before(
     assert len(map_server.requests) == 2
 
 
-def test_unreachable_store_serves_tiles_from_the_source_quickly(
+def test_unreachable_store_is_a_quick_ogc_error(
     tmp_path: Path, map_server: MapServer, backend: Backend
 ) -> None:
     nobody = f"http://127.0.0.1:{free_port()}"
@@ -120,14 +120,13 @@ def test_unreachable_store_serves_tiles_from_the_source_quickly(
         )
     app = make_app(tmp_path, one_cache_conf(map_server, cache))
     started = time.monotonic()
-    for _ in range(2):
-        status, headers, body = get(app, TILE_URL)
-        assert (status, headers["Content-Type"]) == (200, "image/png")
-        assert green_at_centre(body) > 128
-    # Nothing stored anywhere: each request asks the source, without waiting long.
-    assert len(map_server.requests) == 2
+    status, headers, body = get(app, TILE_URL)
+    assert (status, headers["Content-Type"]) == (502, "application/xml")
+    assert b"<TileMapServerError>" in body
+    assert b"cannot connect" in body
     assert time.monotonic() - started < 5
-    assert backend.object_keys() == []
+    # The source is not asked for tiles the store may well hold.
+    assert map_server.requests == []
 
 
 @pytest.mark.parametrize(
@@ -235,7 +234,7 @@ def test_globals_give_the_defaults(
     assert backend.object_keys() == ["g/1/0/1.png"]
 
 
-def test_store_that_never_answers_is_a_miss_after_the_read_timeout() -> None:
+def test_store_that_never_answers_is_a_timeout_after_the_read_timeout() -> None:
     with socket.socket() as silent:
         # Connections are accepted (by the kernel) and never answered.
         silent.bind(("127.0.0.1", 0))
@@ -249,7 +248,9 @@ def test_store_that_never_answers_is_a_miss_after_the_read_timeout() -> None:
         )
         cache = BlobCache(objects, "c/", "tms", PNG, "mapproxy.cache.s3")
         started = time.monotonic()
-        assert cache.load(TileCoord(0, 0, 1)) is None
+        # A 504 for the client; the tile a seeder or request made is served unstored.
+        with pytest.raises(SourceTimeoutError, match="no answer in time"):
+            cache.load(TileCoord(0, 0, 1))
         with pytest.raises(StoreError, match="no answer in time"):
             cache.store(EncodedTile(TileCoord(0, 0, 1), b"png"))
         assert time.monotonic() - started < 3
