@@ -168,6 +168,13 @@ def render_meta_tile(meta: MetaTile, tiles: TileSet) -> list[EncodedTile]:
             [functools.partial(render_meta_tile, m, tiles) for m in singles]
         )
         return [tile for one in made for tile in one]
+    if not tiles.sources:
+        # A cache without sources (`sources: []`, filled by others): a tile it lacks is
+        # blank and not stored, as MapProxy answers it.
+        blank = Image.new("RGBA", tiles.grid.tile_size, (0, 0, 0, 0))
+        return [
+            attrs.evolve(_encode(c, blank, tiles), cacheable=False) for c in meta.tiles
+        ]
     query = MapQuery(
         meta.buffered_bbox, meta.size, tiles.grid.srs, tiles.request_format.mime
     )

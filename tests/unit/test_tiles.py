@@ -383,3 +383,13 @@ def test_a_tile_the_cache_cannot_keep_is_served_and_its_neighbours_are_kept() ->
     assert set(cache.tiles) == {c for c in TileRange(4, 4, 7, 7, 3) if c.x != 5}
     get_tile(TileCoord(5, 6, 3), tileset(source, cache))
     assert len(source.queries) == 2  # not kept: made again
+
+
+def test_a_cache_without_sources_answers_a_missing_tile_blank_and_stores_nothing() -> (
+    None
+):
+    cache = InMemoryTileCache()
+    tiles = attrs.evolve(tileset(CountingSource(), cache), sources=())
+    tile = get_tile(TileCoord(1, 1, 2), tiles)
+    assert pixels(tile.data).getextrema()[3] == (0, 0)
+    assert cache.stored == []
