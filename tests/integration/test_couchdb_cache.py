@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 import socket
 import subprocess
 import time
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
+from adapters import logs
 from adapters.config import load_config
 from adapters.couchdb_cache import CouchDBCache
 from domain.errors import ConfigError
@@ -279,19 +281,21 @@ def seed(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_database_down_is_a_quick_ogc_error_without_credentials(
-    tmp_path: Path, map_server: MapServer, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, map_server: MapServer, caplog: pytest.LogCaptureFixture
 ) -> None:
+    logs.configure()
     # Nothing listens on this port.
     url = f"http://tiles:s3cret-pw@127.0.0.1:{free_port()}"
-    app = make_app(tmp_path, conf(map_server, {"url": url}))
-    started = time.monotonic()
-    status, headers, body = get(app, TILE_URL)
-    assert time.monotonic() - started < 2
+    with caplog.at_level(logging.DEBUG, logger="mapproxy"):
+        app = make_app(tmp_path, conf(map_server, {"url": url}))
+        started = time.monotonic()
+        status, headers, body = get(app, TILE_URL)
+        assert time.monotonic() - started < 2
     assert (status, headers["Content-Type"]) == (502, "application/xml")
     assert b"<TileMapServerError>" in body
     # The URL only in the log (http.hide_error_details), there without the password.
     assert b"CouchDB cache: cannot connect to [source]" in body
-    log = capsys.readouterr().out
+    log = caplog.text
     assert "cannot connect to http://127.0.0.1:" in log
     assert "s3cret" not in log
     assert b"s3cret" not in body
