@@ -69,9 +69,9 @@ def _tile_id(
         raise ConfigValueError(
             f"tile_id takes only named fields such as %(z)d, got {value!r}"
         )
-    if "/" in template:
+    if "/" in template or template.startswith("_"):
         raise ConfigValueError(
-            f"tile_id must not hold '/' (CouchDB ids), got {value!r}"
+            f"tile_id must not hold '/' nor start with '_' (CouchDB ids), got {value!r}"
         )
 
 

@@ -391,7 +391,22 @@ def test_basic_auth_from_the_url(tmp_path: Path, map_server: MapServer) -> None:
         ),
         (
             {"tile_id": "%(z)d/%(x)d/%(y)d"},
-            "tile_id must not hold '/' (CouchDB ids), got '%(z)d/%(x)d/%(y)d'"
+            "tile_id must not hold '/' nor start with '_' (CouchDB ids), got"
+            " '%(z)d/%(x)d/%(y)d' @ $.caches['c'].cache",
+        ),
+        (
+            {"tile_id": "_%(z)d-%(x)d-%(y)d"},
+            "tile_id must not hold '/' nor start with '_' (CouchDB ids), got"
+            " '_%(z)d-%(x)d-%(y)d' @ $.caches['c'].cache",
+        ),
+        (
+            {"tile_id": "%(z)d-%(x)x-%(y)d"},
+            "tile_id formats %(x) as a whole number (d, i, u or s), got 'x' in"
+            " '%(z)d-%(x)x-%(y)d' @ $.caches['c'].cache",
+        ),
+        (
+            {"tile_id": "%(z)d-%(x)d-%(y)d-%s"},
+            "tile_id takes only named fields such as %(z)d, got '%(z)d-%(x)d-%(y)d-%s'"
             " @ $.caches['c'].cache",
         ),
         (
