@@ -573,7 +573,10 @@ def test_export_skips_missing_tiles_unless_asked_to_fetch(
             "keep.gpkg is a file, --type sqlite writes a directory",
         ),
         (["--source", "osm_cache", "--levels", "25"], "level 25 is not in the grid"),
-        (["--source", "osm_cache", "--coverage", "x.wkt"], "'x.wkt': OGR cannot open it"),
+        (
+            ["--source", "osm_cache", "--coverage", "x.wkt"],
+            "'x.wkt': OGR cannot open it",
+        ),
         (["--source", "osm_cache", "--coverage", "5,5,1,1"], "--coverage:"),
         (["--source", "osm_cache", "--dest", "full"], "full exists and is not empty"),
     ],

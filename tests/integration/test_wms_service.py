@@ -515,7 +515,7 @@ def test_a_group_over_a_utm_cache_and_a_world_wide_one_covers_the_world(
         app, "/service", "SERVICE=WMS&REQUEST=GetCapabilities&VERSION=1.1.1"
     )
     assert status == 200
-    root = ET.fromstring(body).find("Capability/Layer/LatLonBoundingBox")
+    root = parse_xml(body).find("Capability/Layer/LatLonBoundingBox")
     assert root is not None
     assert [
         round(float(root.get(k, "nan"))) for k in ("minx", "miny", "maxx", "maxy")
