@@ -12,7 +12,10 @@ from domain.config import (
     FileCacheBackendConf,
     GeoPackageBackendConf,
     LayerConf,
+    MapnikSourceConf,
+    MapServerSourceConf,
     MBTilesBackendConf,
+    SourceConf,
     TilegateConf,
     TileSourceConf,
     WMSSourceConf,
@@ -22,6 +25,7 @@ from domain.config import (
 from domain.formats import MIXED, PNG
 from domain.grids import BUILTIN_GRIDS, build_grid
 from domain.image_options import resolve_format
+from domain.source_config import SourceImageConf
 from domain.srs import srs as make_srs
 
 IGNORED, ERROR = "ignored", "error"
@@ -30,7 +34,7 @@ IGNORED, ERROR = "ignored", "error"
 # the configuration still means the same (a warning), ERROR where ignoring the option would
 # silently serve different data than MapProxy.
 NOT_SUPPORTED: dict[str, dict[str, str]] = {
-    "services": {"ogcapi": IGNORED},
+    "services": {},
     "wms": {},
     "globals": {"renderd": IGNORED},
     "grid": {},
@@ -119,6 +123,7 @@ def check_references(conf: TilegateConf, data: dict[object, object]) -> list[str
         errors += _unknown_srs(
             supported_srs(source), f"$.sources[{name!r}].supported_srs"
         )
+        errors += _source_format(source, conf, f"$.sources[{name!r}].image.format")
     errors += _srs_globals(conf)
     dict_form = isinstance(data.get("layers"), dict)
     for index, layer in enumerate(conf.layers):
@@ -180,12 +185,15 @@ def source_reference(name: str, path: str, conf: TilegateConf) -> str | None:
     source = conf.sources.get(base)
     if layers is None:
         return None
-    # As MapProxy: only a WMS-like source can be asked for some of its layers.
-    if not isinstance(source, WMSSourceConf):
-        return f"tagged sources ({name}) are only supported for wms sources @ {path}"
+    # As MapProxy: only a WMS-like or Mapnik source can be asked for some of its layers.
+    if isinstance(source, MapnikSourceConf):
+        offered: object = ",".join(source.layers) if source.layers else None
+    elif isinstance(source, WMSSourceConf | MapServerSourceConf):
+        offered = source.req.get("layers")
+    else:
+        return f"tagged sources ({name}) are only supported for wms, mapserver and mapnik sources @ {path}"
     if not layers:
         return f"no layers after ':' in {name!r} @ {path}"
-    offered = source.req.get("layers")
     if offered is not None:
         missing = [x for x in layers if x not in str(offered).split(",")]
         if missing:
@@ -194,13 +202,15 @@ def source_reference(name: str, path: str, conf: TilegateConf) -> str | None:
 
 
 def layerless_sources(conf: TilegateConf) -> list[str]:
-    """Warnings for WMS sources without `req.layers`: MapProxy warns and loads them (they work
-    where used tagged, `name:layer1,layer2`; elsewhere the server is asked for no layer)."""
+    """Warnings for WMS and mapserver sources without `req.layers`: MapProxy warns and loads
+    them (they work where used tagged, `name:layer1,layer2`; elsewhere the server is asked
+    for no layer)."""
     return [
         f"source {name!r} has no req.layers: its maps name no layer unless it is used as"
         f" {name}:layer1,layer2 @ $.sources[{name!r}].req"
         for name, source in conf.sources.items()
-        if isinstance(source, WMSSourceConf) and "layers" not in source.req
+        if isinstance(source, WMSSourceConf | MapServerSourceConf)
+        and "layers" not in source.req
     ]
 
 
@@ -243,6 +253,19 @@ def _cache_formats(cache: CacheConf, conf: TilegateConf, path: str) -> list[str]
             f"request_format must be image/png when format is mixed @ {path}.request_format"
         )
     return errors
+
+
+def _source_format(source: SourceConf, conf: TilegateConf, path: str) -> list[str]:
+    """A source's `image.format` must name a format a source can be asked for."""
+    image = getattr(source, "image", None)
+    if not isinstance(image, SourceImageConf) or image.format is None:
+        return []
+    fmt = resolve_format(image.format, conf.globals.image)
+    if fmt is None:
+        return [f"unknown image format {image.format!r} @ {path}"]
+    if fmt == MIXED:
+        return [f"a source sends PNG or JPEG, not mixed images @ {path}"]
+    return []
 
 
 def _one_grid_only(backend: CacheBackendConf, grid_count: int, path: str) -> list[str]:

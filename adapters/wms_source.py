@@ -27,9 +27,10 @@ from domain.featureinfo import (
     info_type,
     merge_legends,
 )
-from domain.formats import image_format
+from domain.formats import find_format, image_format
 from domain.on_error import OnError
 from domain.ports import MapQuery, SourceImage
+from domain.source_config import SourceImageConf
 from domain.srs import SRS, same_srs, srs
 from domain.transparent_color import DEFAULT_TOLERANCE, make_transparent
 
@@ -144,9 +145,16 @@ class WMSSource:
         return [(name, given[name.upper()]) for name in wanted if name.upper() in given]
 
     def request_format(self, wanted: str) -> str:
+        """The FORMAT asked upstream for a map wanted in `wanted`: as MapProxy, the source's
+        `image.format`, else its `req.format`, else `wanted`; one of `supported_formats`."""
+        image = self.conf.image
+        own = (image.format if image else None) or self.conf.req.get("format")
+        if own:
+            wanted = str(own)
         supported = self.conf.supported_formats
+        known = find_format(wanted)
         if not supported or any(
-            image_format(f).mime == image_format(wanted).mime for f in supported
+            known is not None and image_format(f).mime == known.mime for f in supported
         ):
             return wanted
         return supported[0] if "/" in supported[0] else image_format(supported[0]).mime
@@ -198,22 +206,7 @@ class WMSSource:
         except SourceError as exc:
             _log.warning("bad wms answer", error=str(exc))
             raise
-        return self._with_transparent_color(image, query)
-
-    def _with_transparent_color(
-        self, image: SourceImage, query: MapQuery
-    ) -> SourceImage:
-        opts = self.conf.image
-        if opts is None or opts.transparent_color is None:
-            return image
-        red, green, blue, _ = parse_color(opts.transparent_color)
-        tolerance = opts.transparent_color_tolerance
-        img = make_transparent(
-            imaging.decode(image.data, query.size),
-            (red, green, blue),
-            DEFAULT_TOLERANCE if tolerance is None else tolerance,
-        )
-        return SourceImage(encode_png(img), "image/png")
+        return with_transparent_color(image, self.conf.image, query.size)
 
     @property
     def featureinfo(self) -> bool:
@@ -226,12 +219,15 @@ class WMSSource:
         opts = self.conf.wms_opts or {}
         return _truthy(opts.get("legendgraphic")) or bool(opts.get("legendurl"))
 
-    def get_feature_info(self, query: InfoQuery) -> FeatureInfo:
-        """The upstream's GetFeatureInfo answer for the map of query at its pixel."""
-        pixel = ("I", "J") if self.version == "1.3.0" else ("X", "Y")
-        info_format = str(
+    def info_format(self, query: InfoQuery) -> str:
+        """The INFO_FORMAT asked upstream: `wms_opts.featureinfo_format`, else the client's."""
+        return str(
             (self.conf.wms_opts or {}).get("featureinfo_format") or query.info_format
         )
+
+    def info_params(self, query: InfoQuery) -> list[tuple[str, str]]:
+        """The GetFeatureInfo parameters for the map of query at its pixel."""
+        pixel = ("I", "J") if self.version == "1.3.0" else ("X", "Y")
         params = [
             ("REQUEST", "GetFeatureInfo") if key == "REQUEST" else (key, value)
             for key, value in self.request_params(
@@ -240,19 +236,27 @@ class WMSSource:
         ]
         params += [
             ("QUERY_LAYERS", str(self.conf.req.get("layers", ""))),
-            ("INFO_FORMAT", info_format),
+            ("INFO_FORMAT", self.info_format(query)),
             (pixel[0], str(query.pos[0])),
             (pixel[1], str(query.pos[1])),
         ]
         if query.feature_count is not None:
             params.append(("FEATURE_COUNT", str(query.feature_count)))
-        url = f"{self._base_url}?{urlencode(params, safe=_URL_SAFE)}"
+        return params
+
+    def get_feature_info(self, query: InfoQuery) -> FeatureInfo:
+        """The upstream's GetFeatureInfo answer for the map of query at its pixel."""
+        url = f"{self._base_url}?{urlencode(self.info_params(query), safe=_URL_SAFE)}"
         resp = self.http.get(
             url, http=self.conf.http, concurrent_requests=self.conf.concurrent_requests
         )
         if resp.status != 200:
             raise SourceError(f"WMS {describe_url(url)} answered HTTP {resp.status}")
-        content_type = resp.content_type or info_format
+        return self.info_answer(resp, query)
+
+    def info_answer(self, resp: Response, query: InfoQuery) -> FeatureInfo:
+        """A GetFeatureInfo answer as the client gets it: through `featureinfo_xslt` if set."""
+        content_type = resp.content_type or self.info_format(query)
         if self.info_transform is None:
             return FeatureInfo(resp.data, content_type)
         # As MapProxy: the result is of `featureinfo_out_format`, else of the format asked
@@ -289,6 +293,22 @@ class WMSSource:
         if len(images) == 1:
             return images[0]
         return encode_png(merge_legends(images))
+
+
+def with_transparent_color(
+    image: SourceImage, opts: SourceImageConf | None, size: tuple[int, int]
+) -> SourceImage:
+    """image with `image.transparent_color` (within its tolerance) made transparent, as PNG."""
+    if opts is None or opts.transparent_color is None:
+        return image
+    red, green, blue, _ = parse_color(opts.transparent_color)
+    tolerance = opts.transparent_color_tolerance
+    img = make_transparent(
+        imaging.decode(image.data, size),
+        (red, green, blue),
+        DEFAULT_TOLERANCE if tolerance is None else tolerance,
+    )
+    return SourceImage(encode_png(img), "image/png")
 
 
 def fetch_legend(url: str, http: HttpClient) -> bytes:

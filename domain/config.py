@@ -10,6 +10,12 @@ from typing import Any, Literal
 
 import attrs
 
+from domain.blob_config import (
+    AzureBlobBackendConf,
+    AzureBlobGlobalsConf,
+    S3BackendConf,
+    S3GlobalsConf,
+)
 from domain.cache_config import (
     CACHE_TYPES,
     BandMergeConf,
@@ -53,6 +59,8 @@ from domain.source_config import (
     MapnikSourceConf,
     MapServerOptsConf,
     MapServerSourceConf,
+    OGCAPIMapsSourceConf,
+    OGCAPITilesSourceConf,
     OnErrorMap,
     SourceConf,
     TileSourceConf,
@@ -62,6 +70,11 @@ from domain.source_config import (
     split_tag,
     supported_srs,
 )
+from domain.wmts_featureinfo import (
+    DEFAULT_FEATUREINFO_TEMPLATE,
+    WMTSInfoFormatConf,
+    check_featureinfo_template,
+)
 
 # The model is split by section (domain/source_config.py, cache_config.py, config_values.py);
 # this module is its face: every name is importable from here.
@@ -69,6 +82,8 @@ __all__ = [
     "CACHE_TYPES",
     "SOURCE_TYPES",
     "ArcGISSourceConf",
+    "AzureBlobBackendConf",
+    "AzureBlobGlobalsConf",
     "BandMergeConf",
     "BboxConf",
     "CacheBackendConf",
@@ -89,14 +104,19 @@ __all__ = [
     "MapServerOptsConf",
     "MapServerSourceConf",
     "MapnikSourceConf",
+    "OGCAPIMapsSourceConf",
+    "OGCAPITilesSourceConf",
     "OnErrorMap",
     "PixelLimit",
     "RedisBackendConf",
+    "S3BackendConf",
+    "S3GlobalsConf",
     "ScalarParam",
     "SourceConf",
     "SqliteBackendConf",
     "TileSourceConf",
     "WMSSourceConf",
+    "WMTSInfoFormatConf",
     "parse_color",
     "permission_bits",
     "source_opacity",
@@ -195,6 +215,9 @@ class GlobalsCacheConf:
     # MapProxy reads these two for mbtiles and sqlite caches that do not set them.
     sqlite_timeout: float = attrs.field(default=30.0, validator=_positive_number)
     sqlite_wal: bool | None = None
+    # Defaults of the object store caches (`type: s3`, `type: azureblob`).
+    s3: S3GlobalsConf = attrs.Factory(S3GlobalsConf)
+    azureblob: AzureBlobGlobalsConf = attrs.Factory(AzureBlobGlobalsConf)
 
 
 @attrs.frozen
@@ -254,6 +277,12 @@ class WMTSServiceConf:
         "/{Layer}/{TileMatrixSet}/{TileMatrix}/{TileCol}/{TileRow}.{Format}"
     )
     md: dict[str, object] | None = None
+    # GetFeatureInfo: offered in these formats; none (MapProxy's default) answers every
+    # INFOFORMAT with a 400.
+    featureinfo_formats: tuple[WMTSInfoFormatConf, ...] = ()
+    restful_featureinfo_template: str = attrs.field(
+        default=DEFAULT_FEATUREINFO_TEMPLATE, validator=check_featureinfo_template
+    )
 
 
 def _wms_versions(
@@ -330,6 +359,30 @@ class WMSServiceConf:
 
 
 @attrs.frozen
+class OGCAPIServiceConf:
+    """`services.ogcapi`: OGC API Tiles and Maps; defaults are MapProxy's."""
+
+    enable_tiles: bool = True
+    enable_maps: bool = True
+    # The first is a map's CRS when a request names none. MapProxy keeps these in a set, so
+    # its default depends on the process; Web Mercator first, as it mostly comes out there.
+    map_srs: tuple[str, ...] = ("EPSG:3857", "EPSG:4326")
+    attribution: WMSAttributionConf | None = None
+    on_source_errors: Literal["notify", "raise"] = "notify"
+    max_output_pixels: PixelLimit = attrs.field(
+        default=(4000, 4000), validator=_max_output_pixels
+    )
+    image_formats: tuple[str, ...] = ("image/png", "image/jpeg")
+    # Accepted for MapProxy configurations; a map's layers are drawn one after another.
+    concurrent_layer_renderer: int = 1
+    # identification (title, description, url, terms_of_service, keywords), contact,
+    # license (name, url) and provider (name, url), as MapProxy reads them.
+    md: dict[str, object] | None = None
+    # The collections a map or tile of the whole dataset (`/ogcapi/map`) draws.
+    default_dataset_layers: tuple[str, ...] | None = None
+
+
+@attrs.frozen
 class DemoServiceConf:
     pass
 
@@ -343,6 +396,7 @@ class ServicesConf:
     wmts: WMTSServiceConf | None = None
     wms: WMSServiceConf | None = None
     kml: KMLServiceConf | None = None
+    ogcapi: OGCAPIServiceConf | None = None
 
 
 @attrs.frozen

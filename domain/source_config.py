@@ -9,12 +9,14 @@ import attrs
 from domain.config_values import (
     CoverageConf,
     HttpConf,
+    ImageFormatConf,
     ScalarParam,
     _non_negative,
     _positive_number,
 )
 from domain.errors import ConfigValueError
 from domain.res_range import ResRange, res_range
+from domain.warp import Resampling
 
 
 def _opacity(
@@ -63,9 +65,16 @@ def _tolerance(
 
 
 @attrs.frozen
-class SourceImageConf:
-    """A source's `image:` options; `opacity` fades its image where it is merged with others,
-    `transparent_color` (within `transparent_color_tolerance`) turns one colour transparent."""
+class SourceImageConf(ImageFormatConf):
+    """A source's `image:` options: those of an image format, and `opacity` (fades its image
+    where it is merged with others), `transparent_color` (within `transparent_color_tolerance`,
+    turns one colour transparent).
+
+    As in MapProxy, `format` is the format a WMS-like source is asked for and
+    `resampling_method` reprojects its images; `mode`, `colors`, `transparent` and
+    `encoding_options` are checked but change nothing, for a source's images are encoded
+    again only as part of a cache's tiles or a WMS map, in their options.
+    """
 
     opacity: float | None = attrs.field(default=None, validator=_opacity)
     transparent_color: ColorConf | None = attrs.field(default=None, validator=_color)
@@ -218,6 +227,7 @@ class ArcGISSourceConf(SourceLimitsConf):
     coverage: CoverageConf | None = None
     concurrent_requests: int = attrs.field(default=0, validator=_non_negative)
     http: HttpConf | None = None
+    on_error: OnErrorMap | None = attrs.field(default=None, validator=_on_error)
 
     def __attrs_post_init__(self) -> None:
         if not self.req.url:
@@ -253,9 +263,12 @@ class MapServerSourceConf(SourceLimitsConf):
     image: SourceImageConf | None = None
 
     def __attrs_post_init__(self) -> None:
-        for key in ("map", "layers"):
-            if not isinstance(self.req.get(key), str) or not self.req[key]:
-                raise ConfigValueError(f"req.{key} is required for a mapserver source")
+        if not isinstance(self.req.get("map"), str) or not self.req["map"]:
+            raise ConfigValueError("req.map is required for a mapserver source")
+        # As for wms sources: without req.layers the source is used tagged.
+        layers = self.req.get("layers")
+        if layers is not None and (not isinstance(layers, str) or not layers):
+            raise ConfigValueError("req.layers must be layer names")
         self.res_limits()
 
 
@@ -282,6 +295,63 @@ class MapnikSourceConf(SourceLimitsConf):
     use_mapnik2: bool | None = None
     coverage: CoverageConf | None = None
     concurrent_requests: int = attrs.field(default=0, validator=_non_negative)
+    image: SourceImageConf | None = None
+
+    def __attrs_post_init__(self) -> None:
+        self.res_limits()
+
+
+def _path_id(
+    instance: object, attribute: attrs.Attribute[Any], value: str | None
+) -> None:
+    # A collection id becomes one segment of `collections/{id}`, a tile matrix set id is the
+    # last one of a tileset's path: a slash or query would reach elsewhere.
+    if value is not None and (not value.strip() or any(c in value for c in "/?#")):
+        raise ConfigValueError(
+            f"{attribute.name} must be one id (no '/', '?' or '#'), got {value!r}"
+        )
+
+
+def _landingpage_url(
+    instance: object, attribute: attrs.Attribute[Any], value: str
+) -> None:
+    scheme, sep, rest = value.partition("://")
+    if scheme.lower() not in ("http", "https") or not sep or not rest.strip("/"):
+        raise ConfigValueError(f"landingpage_url must be an http(s) URL, got {value!r}")
+
+
+@attrs.frozen
+class OGCAPITilesSourceConf(SourceLimitsConf):
+    """A `type: ogcapitiles` source: map tiles of an OGC API - Tiles server, found from its
+    landing page (or one `collection`'s page), in the tile matrix set `tile_matrix_set_id`
+    (else any the server offers in the cache grid's SRS)."""
+
+    landingpage_url: str = attrs.field(validator=_landingpage_url)
+    type: Literal["ogcapitiles"] = "ogcapitiles"
+    collection: str | None = attrs.field(default=None, validator=_path_id)
+    tile_matrix_set_id: str | None = attrs.field(default=None, validator=_path_id)
+    coverage: CoverageConf | None = None
+    concurrent_requests: int = attrs.field(default=0, validator=_non_negative)
+    image: SourceImageConf | None = None
+
+    def __attrs_post_init__(self) -> None:
+        self.res_limits()
+
+
+@attrs.frozen
+class OGCAPIMapsSourceConf(SourceLimitsConf):
+    """A `type: ogcapimaps` source: maps of an OGC API - Maps server (its landing page's map,
+    or one `collection`'s), asked in `supported_srs` (else the CRSs the server lists)."""
+
+    landingpage_url: str = attrs.field(validator=_landingpage_url)
+    type: Literal["ogcapimaps"] = "ogcapimaps"
+    collection: str | None = attrs.field(default=None, validator=_path_id)
+    supported_srs: tuple[str, ...] | None = None
+    transparent: bool = False
+    image: SourceImageConf | None = None
+    bgcolor: ColorConf | None = attrs.field(default=None, validator=_color)
+    coverage: CoverageConf | None = None
+    concurrent_requests: int = attrs.field(default=0, validator=_non_negative)
 
     def __attrs_post_init__(self) -> None:
         self.res_limits()
@@ -295,6 +365,8 @@ SourceConf = (
     | ArcGISSourceConf
     | MapServerSourceConf
     | MapnikSourceConf
+    | OGCAPITilesSourceConf
+    | OGCAPIMapsSourceConf
 )
 # Sources with a `coverage`, resolution limits and `seed_only`.
 LimitedSourceConf = (
@@ -303,22 +375,40 @@ LimitedSourceConf = (
     | ArcGISSourceConf
     | MapServerSourceConf
     | MapnikSourceConf
+    | OGCAPITilesSourceConf
+    | OGCAPIMapsSourceConf
 )
 
 
 def source_opacity(conf: SourceConf | None) -> float | None:
     """A source's `image.opacity` (None for sources without image options)."""
     if (
-        isinstance(conf, WMSSourceConf | TileSourceConf | MapServerSourceConf)
+        isinstance(
+            conf,
+            WMSSourceConf
+            | TileSourceConf
+            | MapServerSourceConf
+            | OGCAPITilesSourceConf
+            | OGCAPIMapsSourceConf,
+        )
         and conf.image is not None
     ):
         return conf.image.opacity
     return None
 
 
+def source_resampling(conf: SourceConf | None) -> Resampling | None:
+    """How a source's images are scaled and reprojected (`image.resampling_method`), if it says."""
+    image = getattr(conf, "image", None)
+    return image.resampling_method if isinstance(image, SourceImageConf) else None
+
+
 def supported_srs(conf: SourceConf | None) -> tuple[str, ...] | None:
     """The SRS codes a source that renders in only some SRS (`supported_srs`) is asked in."""
-    if isinstance(conf, WMSSourceConf | ArcGISSourceConf | MapServerSourceConf):
+    if isinstance(
+        conf,
+        WMSSourceConf | ArcGISSourceConf | MapServerSourceConf | OGCAPIMapsSourceConf,
+    ):
         return conf.supported_srs or None
     return None
 
@@ -339,4 +429,6 @@ SOURCE_TYPES: dict[str, type[SourceConf]] = {
     "arcgis": ArcGISSourceConf,
     "mapserver": MapServerSourceConf,
     "mapnik": MapnikSourceConf,
+    "ogcapitiles": OGCAPITilesSourceConf,
+    "ogcapimaps": OGCAPIMapsSourceConf,
 }

@@ -19,6 +19,8 @@ from adapters.geojson_source import GeoJSONSource
 from adapters.http_client import HttpClient
 from adapters.mapnik_source import MapnikSource
 from adapters.mapserver_source import MapServerSource
+from adapters.ogcapi_maps_source import OGCAPIMapsSource
+from adapters.ogcapi_tiles_source import OGCAPITilesSource
 from adapters.proj_data import use_proj_data_dir
 from adapters.thread_runner import ThreadRunner
 from adapters.tile_source import TileSource
@@ -34,11 +36,14 @@ from domain.config import (
     DebugSourceConf,
     GeoJSONSourceConf,
     GlobalsConf,
+    GlobalsImageConf,
     HttpConf,
     LayerConf,
     LimitedSourceConf,
     MapnikSourceConf,
     MapServerSourceConf,
+    OGCAPIMapsSourceConf,
+    OGCAPITilesSourceConf,
     SourceConf,
     TilegateConf,
     TileSourceConf,
@@ -65,6 +70,7 @@ from domain.image_options import (
 from domain.ports import MapSource, StoredTile, TileCache
 from domain.reprojecting_source import ReprojectingSource
 from domain.rescale import Rescale, sourceless_levels
+from domain.source_config import source_resampling
 from domain.source_limits import LimitedSource
 from domain.srs import SrsSettings, configure_srs
 from domain.srs import srs as make_srs
@@ -124,7 +130,9 @@ class AppState:
             if isinstance(s, WMSSource) and s.has_legend
         )
 
-    def _wms_behind(self, name: str) -> list[WMSSource | ArcGISSource]:
+    def _wms_behind(
+        self, name: str
+    ) -> list[WMSSource | ArcGISSource | MapServerSource]:
         """The WMS-like sources behind a layer's source: itself, or a cache's (MapProxy passes
         feature info and legend requests through a cache to its sources, also through a
         cache that is the source of another cache)."""
@@ -134,15 +142,17 @@ class AppState:
         return _wms_behind((self.sources[name],))
 
 
-def _wms_behind(sources: Iterable[MapSource]) -> list[WMSSource | ArcGISSource]:
-    found: list[WMSSource | ArcGISSource] = []
+def _wms_behind(
+    sources: Iterable[MapSource],
+) -> list[WMSSource | ArcGISSource | MapServerSource]:
+    found: list[WMSSource | ArcGISSource | MapServerSource] = []
     for source in sources:
         plain = source.source if isinstance(source, ReprojectingSource) else source
         plain = plain.source if isinstance(plain, LimitedSource) else plain
         if isinstance(plain, CacheSource):
             # The config check rules out cycles of caches, so this ends.
             found += _wms_behind(plain.tilesets[0].sources if plain.tilesets else ())
-        elif isinstance(plain, WMSSource | ArcGISSource):
+        elif isinstance(plain, WMSSource | ArcGISSource | MapServerSource):
             found.append(plain)
     return found
 
@@ -259,7 +269,9 @@ class _Wiring:
             else:
                 try:
                     self.sources[name] = _make_source(
-                        _tagged(self.conf.sources, name),
+                        _real_format(
+                            _tagged(self.conf.sources, name), self.conf.globals.image
+                        ),
                         self.grids,
                         self.http,
                         self.here,
@@ -273,13 +285,15 @@ class _Wiring:
         return self.sources[name]
 
     def cache_source(self, name: str, method: Resampling) -> MapSource:
-        """A cache's source: one with `supported_srs` is asked in one of them and warped."""
-        codes = supported_srs(self.conf.sources.get(split_tag(name)[0]))
+        """A cache's source: one with `supported_srs` is asked in one of them and warped
+        (with its own `image.resampling_method`, else the cache's `method`)."""
+        conf = self.conf.sources.get(split_tag(name)[0])
+        codes = supported_srs(conf)
         if codes:
             return ReprojectingSource(
                 self.source(name),
                 tuple(make_srs(code) for code in codes),
-                method,
+                source_resampling(conf) or method,
             )
         return self.source(name)
 
@@ -416,11 +430,27 @@ class _Wiring:
 
 
 def _tagged(sources: dict[str, SourceConf], name: str) -> SourceConf:
-    """The configuration of source `name`; a tagged one (`wms:a,b`) asks for those layers."""
+    """The configuration of source `name`; a tagged one (`wms:a,b`) asks for those layers
+    (a mapnik source draws only those)."""
     base, layers = split_tag(name)
     conf = sources[base]
-    if layers and isinstance(conf, WMSSourceConf):
+    if layers and isinstance(conf, WMSSourceConf | MapServerSourceConf):
         return attrs.evolve(conf, req={**conf.req, "layers": ",".join(layers)})
+    if layers and isinstance(conf, MapnikSourceConf):
+        return attrs.evolve(conf, layers=layers)
+    return conf
+
+
+def _real_format(conf: SourceConf, image: GlobalsImageConf) -> SourceConf:
+    """A WMS-like source whose `image.format` names a `globals.image.formats` entry, with that
+    entry's real format: the one it is asked for (the config check ruled out other names)."""
+    if (
+        isinstance(conf, WMSSourceConf | MapServerSourceConf)
+        and conf.image is not None
+        and conf.image.format is not None
+        and (fmt := resolve_format(conf.image.format, image)) is not None
+    ):
+        return attrs.evolve(conf, image=attrs.evolve(conf.image, format=fmt.mime))
     return conf
 
 
@@ -494,9 +524,7 @@ def _make_plain_source(
 ) -> MapSource:
     match conf:
         case WMSSourceConf():
-            xslt = (conf.wms_opts or {}).get("featureinfo_xslt")
-            transform = XSLTransform.load(here / str(xslt)) if xslt else None
-            return WMSSource(conf, http, transform)
+            return WMSSource(conf, http, _info_transform(conf, here))
         case TileSourceConf():
             return TileSource(conf, grids[conf.grid], http)
         case DebugSourceConf():
@@ -507,6 +535,21 @@ def _make_plain_source(
             return ArcGISSource(conf, http)
         case MapServerSourceConf():
             defaults = globals_conf.mapserver if globals_conf is not None else None
-            return MapServerSource.configure(conf, defaults, here, http)
+            return MapServerSource.configure(
+                conf, defaults, here, http, _info_transform(conf, here)
+            )
         case MapnikSourceConf():
             return MapnikSource.configure(conf, here)
+        case OGCAPITilesSourceConf():
+            return OGCAPITilesSource(conf, http)
+        case OGCAPIMapsSourceConf():
+            method = globals_conf.image.resampling_method if globals_conf else None
+            return OGCAPIMapsSource(conf, http, method or "bicubic")
+
+
+def _info_transform(
+    conf: WMSSourceConf | MapServerSourceConf, here: Path
+) -> XSLTransform | None:
+    """A WMS-like source's `wms_opts.featureinfo_xslt`, read from `here`."""
+    xslt = (conf.wms_opts or {}).get("featureinfo_xslt")
+    return XSLTransform.load(here / str(xslt)) if xslt else None

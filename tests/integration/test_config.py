@@ -356,10 +356,10 @@ def test_structuring_errors_end_in_their_key_paths(tmp_path: Path) -> None:
           utm: {srs: 'EPSG:25832', res: [1000, abc]}
         """,
     ) == [
-        "unknown source type 'wmts', expected one of wms, tile, debug, geojson, arcgis, mapserver, mapnik @ $.sources['a']",
+        "unknown source type 'wmts', expected one of wms, tile, debug, geojson, arcgis, mapserver, mapnik, ogcapitiles, ogcapimaps @ $.sources['a']",
         "required field missing @ $.sources['b'].req",
         "req.url is required for a wms source @ $.sources['c']",
-        "source type missing, expected one of wms, tile, debug, geojson, arcgis, mapserver, mapnik @ $.sources['d']",
+        "source type missing, expected one of wms, tile, debug, geojson, arcgis, mapserver, mapnik, ogcapitiles, ogcapimaps @ $.sources['d']",
         "invalid value for type, expected float @ $.grids['utm'].res[1]",
     ]
 
@@ -435,13 +435,13 @@ def test_unsupported_options_that_would_change_the_data_are_errors(
         sources:
           w: {type: wms, req: {url: 'http://x/', layers: a}}
         caches:
-          c: {sources: [w], cache: {type: azureblob}}
+          c: {sources: [w], cache: {type: riak}}
           d: {sources: {r: [{source: w, band: 0}]}}
         layers:
           - {name: l, title: L, sources: [c]}
         """,
     ) == [
-        "cache type 'azureblob' is not supported yet @ $.caches['c'].cache",
+        "cache type 'riak' is not supported yet @ $.caches['c'].cache",
     ]
 
 
