@@ -118,6 +118,22 @@ def load_seed_tasks(
     return parse_seed_tasks(read_yaml(path), str(path), conf, grids, here, now)
 
 
+def load_seed_coverage(path: Path, name: str) -> Coverage:
+    """Coverage `name` of the seed.yaml at `path` (its files relative to that file)."""
+    source = str(path)
+    data = {k: v for k, v in read_yaml(path).items() if v is not None}
+    seed_conf, _ = structure_config(_converter, data, SeedConf, source, [])
+    if name not in seed_conf.coverages:
+        known = ", ".join(sorted(seed_conf.coverages)) or "none"
+        raise ConfigError(
+            source, [f"no coverage {name!r} (there are: {known}) @ $.coverages"]
+        )
+    try:
+        return coverage_from_conf(seed_conf.coverages[name], CoverageFiles(path.parent))
+    except ConfigValueError as exc:
+        raise ConfigError(source, [f"{exc} @ $.coverages[{name!r}]"]) from exc
+
+
 def parse_seed_tasks(
     raw: dict[object, object],
     source: str,
