@@ -12,8 +12,8 @@ from cattrs.errors import ForbiddenExtraKeysError
 from cattrs.v import format_exception
 
 from adapters.config_checks import (
+    check_left_out,
     check_references,
-    check_unsupported,
     layerless_sources,
 )
 from adapters.config_dimensions import check_dimensions
@@ -76,10 +76,10 @@ def _parse(
         for k, v in merged.items()
         if k not in ("parts", "base") and v is not None
     }
-    warnings, errors = check_unsupported(data)
-    conf, extra = structure_config(_converter, data, TilegateConf, source, errors)
+    warnings = check_left_out(data)
+    conf, extra = structure_config(_converter, data, TilegateConf, source)
     warnings += extra
-    errors += check_references(conf, data)
+    errors = check_references(conf, data)
     warnings += layerless_sources(conf)
     errors += check_dimensions(conf, data)
     errors += check_xslt(conf, base_dir)
@@ -109,11 +109,10 @@ def structure_config(
     data: dict[object, object],
     cls: type[T],
     source: str,
-    errors: list[str],
 ) -> tuple[T, list[str]]:
     """`data` structured as `cls`; unknown keys are warnings, stripped before structuring again.
 
-    Any other problem raises a ConfigError with `errors` and the problems found here.
+    Any other problem raises a ConfigError with the problems found.
     """
     warnings: list[str] = []
     while True:
@@ -124,12 +123,12 @@ def structure_config(
             unknown = [p for p in problems if p.startswith(_EXTRA)]
             others = [p for p in problems if not p.startswith(_EXTRA)]
             if others or not unknown:
-                raise ConfigError(source, errors + others) from exc
+                raise ConfigError(source, others) from exc
             warnings += unknown
             for path, keys in _extra_keys(exc, ()):
                 _strip(data, path, keys)
         except ConfigValueError as exc:
-            raise ConfigError(source, [*errors, f"{exc} @ $"]) from exc
+            raise ConfigError(source, [f"{exc} @ $"]) from exc
         else:
             return conf, warnings
 

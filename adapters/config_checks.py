@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from domain.config import (
     BandMergeConf,
     CacheBackendConf,
@@ -28,74 +26,18 @@ from domain.image_options import resolve_format
 from domain.source_config import SourceImageConf
 from domain.srs import srs as make_srs
 
-IGNORED, ERROR = "ignored", "error"
 
-# Options MapProxy documents that Tilegate does not implement yet. IGNORED where the rest of
-# the configuration still means the same (a warning), ERROR where ignoring the option would
-# silently serve different data than MapProxy.
-NOT_SUPPORTED: dict[str, dict[str, str]] = {
-    "services": {},
-    "wms": {},
-    "globals": {"renderd": IGNORED},
-    "grid": {},
-    "source": {},
-    "cache": {},
-    "layer": {},
-}
-
-
-def check_unsupported(data: dict[object, object]) -> tuple[list[str], list[str]]:
-    """Warnings and errors for the options in NOT_SUPPORTED, which are removed from `data`."""
-    warnings: list[str] = []
-    errors: list[str] = []
-    for place, path, section in _sections(data):
-        for key, severity in NOT_SUPPORTED[place].items():
-            if key not in section:
-                continue
-            del section[key]
-            if severity == IGNORED:
-                warnings.append(
-                    f"{key} is not supported yet and is ignored @ {path}.{key}"
-                )
-            else:
-                errors.append(f"{key} is not supported yet @ {path}.{key}")
-    return warnings, errors
-
-
-def _sections(
-    data: dict[object, object],
-) -> Iterator[tuple[str, str, dict[object, object]]]:
-    for place in ("services", "globals"):
-        if isinstance(section := data.get(place), dict):
-            yield place, f"$.{place}", section
-    services = data.get("services")
-    if isinstance(services, dict) and isinstance(wms := services.get("wms"), dict):
-        yield "wms", "$.services.wms", wms
-    for place, top in (("grid", "grids"), ("source", "sources"), ("cache", "caches")):
-        entries = data.get(top)
-        if isinstance(entries, dict):
-            for name, entry in entries.items():
-                if isinstance(entry, dict):
-                    yield place, f"$.{top}[{name!r}]", entry
-    layers = data.get("layers")
-    if isinstance(layers, dict):
-        for name, layer in layers.items():
-            if isinstance(layer, dict):
-                yield from _layer_sections(layer, f"$.layers[{name!r}]")
-    elif isinstance(layers, list):
-        for index, layer in enumerate(layers):
-            if isinstance(layer, dict):
-                yield from _layer_sections(layer, f"$.layers[{index}]")
-
-
-def _layer_sections(
-    layer: dict[object, object], path: str
-) -> Iterator[tuple[str, str, dict[object, object]]]:
-    yield "layer", path, layer
-    if isinstance(children := layer.get("layers"), list):
-        for index, child in enumerate(children):
-            if isinstance(child, dict):
-                yield from _layer_sections(child, f"{path}.layers[{index}]")
+def check_left_out(data: dict[object, object]) -> list[str]:
+    """A warning for `globals.renderd`, which is removed from `data`: the one MapProxy key
+    Tilegate ignores (docs/configuration.md, "Left out, and why"); tiles are rendered in
+    process, as MapProxy renders them without a renderd daemon."""
+    section = data.get("globals")
+    if not isinstance(section, dict) or "renderd" not in section:
+        return []
+    del section["renderd"]
+    return [
+        "renderd is ignored: tiles are rendered by Tilegate itself @ $.globals.renderd"
+    ]
 
 
 def check_references(conf: TilegateConf, data: dict[object, object]) -> list[str]:

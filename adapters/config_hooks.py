@@ -32,12 +32,6 @@ from domain.errors import ConfigValueError
 from domain.inspire_config import INSPIRE_TYPES, InspireConf
 from domain.time_spec import TimeSpec
 
-# Documented by MapProxy, not implemented here: ignoring them would serve the wrong data.
-UNSUPPORTED_CACHE_TYPES = frozenset(
-    {
-        "riak",
-    }
-)
 _RES_FACTOR = float | Literal["sqrt2"]
 
 
@@ -381,8 +375,10 @@ def _cache_backend(
     if not isinstance(value, dict):
         raise ConfigValueError(f"expected a mapping, got {kind(value)}")
     cache_type = value.get("type", "file")
-    if cache_type in UNSUPPORTED_CACHE_TYPES:
-        raise ConfigValueError(f"cache type {cache_type!r} is not supported yet")
+    if cache_type == "riak":
+        raise ConfigValueError(
+            "cache type 'riak' is left out: MapProxy 7 dropped it too"
+        )
     if not isinstance(cache_type, str) or cache_type not in CACHE_TYPES:
         raise ConfigValueError(
             f"unknown cache type {cache_type!r}, expected one of {', '.join(CACHE_TYPES)}"

@@ -122,7 +122,7 @@ def load_seed_coverage(path: Path, name: str) -> Coverage:
     """Coverage `name` of the seed.yaml at `path` (its files relative to that file)."""
     source = str(path)
     data = {k: v for k, v in read_yaml(path).items() if v is not None}
-    seed_conf, _ = structure_config(_converter, data, SeedConf, source, [])
+    seed_conf, _ = structure_config(_converter, data, SeedConf, source)
     if name not in seed_conf.coverages:
         known = ", ".join(sorted(seed_conf.coverages)) or "none"
         raise ConfigError(
@@ -151,7 +151,7 @@ def parse_seed_tasks(
             ],
         )
     data = {k: v for k, v in raw.items() if v is not None}
-    seed_conf, warnings = structure_config(_converter, data, SeedConf, source, [])
+    seed_conf, warnings = structure_config(_converter, data, SeedConf, source)
     resolver = _Resolver(conf, grids, here, now, seed_conf)
     seeds = [
         task

@@ -441,7 +441,7 @@ def test_unsupported_options_that_would_change_the_data_are_errors(
           - {name: l, title: L, sources: [c]}
         """,
     ) == [
-        "cache type 'riak' is not supported yet @ $.caches['c'].cache",
+        "cache type 'riak' is left out: MapProxy 7 dropped it too @ $.caches['c'].cache",
     ]
 
 
@@ -463,7 +463,7 @@ def test_unsupported_options_that_can_be_ignored_are_warnings(tmp_path: Path) ->
         """,
     )
     assert loaded.warnings == (
-        "renderd is not supported yet and is ignored @ $.globals.renderd",
+        "renderd is ignored: tiles are rendered by Tilegate itself @ $.globals.renderd",
     )
 
 
