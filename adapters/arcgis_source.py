@@ -19,6 +19,7 @@ from adapters.source_fallback import fetch
 from domain.config import ArcGISSourceConf
 from domain.errors import SourceError
 from domain.featureinfo import FeatureInfo, InfoQuery
+from domain.formats import upstream_format
 from domain.on_error import OnError
 from domain.ports import MapQuery, SourceImage
 from domain.srs import SRS, same_srs, srs
@@ -86,11 +87,17 @@ class ArcGISSource:
         """Whether GetFeatureInfo asks this source (`opts.featureinfo`) with identify."""
         return self.conf.opts.featureinfo
 
+    def request_format(self, wanted: str) -> str:
+        """The export's format: `req.format`, else `wanted`; one of `supported_formats`."""
+        return upstream_format(
+            wanted, self.conf.req.format, self.conf.supported_formats
+        )
+
     def request_url(self, query: MapQuery) -> str:
         code = self._srs_code(query.srs)
         params = [
             *self._fixed,
-            ("format", _format_name(query.format)),
+            ("format", _format_name(self.request_format(query.format))),
             ("bbox", ",".join(repr(v) for v in query.bbox.as_tuple())),
             ("size", f"{query.size[0]},{query.size[1]}"),
             ("bboxSR", code),

@@ -27,7 +27,7 @@ from domain.featureinfo import (
     info_type,
     merge_legends,
 )
-from domain.formats import find_format, image_format
+from domain.formats import image_format, upstream_format
 from domain.on_error import OnError
 from domain.ports import MapQuery, SourceImage
 from domain.source_config import SourceImageConf
@@ -149,15 +149,9 @@ class WMSSource:
         `image.format`, else its `req.format`, else `wanted`; one of `supported_formats`."""
         image = self.conf.image
         own = (image.format if image else None) or self.conf.req.get("format")
-        if own:
-            wanted = str(own)
-        supported = self.conf.supported_formats
-        known = find_format(wanted)
-        if not supported or any(
-            known is not None and image_format(f).mime == known.mime for f in supported
-        ):
-            return wanted
-        return supported[0] if "/" in supported[0] else image_format(supported[0]).mime
+        return upstream_format(
+            wanted, str(own) if own else None, self.conf.supported_formats
+        )
 
     def request_url(self, query: MapQuery) -> str:
         return (

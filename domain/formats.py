@@ -50,6 +50,22 @@ def find_format(name: str) -> ImageFormat | None:
     return _BY_NAME.get(name.split(";")[0].strip().lower())
 
 
+def upstream_format(
+    wanted: str, own: str | None, supported: tuple[str, ...] | None
+) -> str:
+    """The format a source is asked for, as MapProxy picks it: its own (`image.format`,
+    `req.format`) over the `wanted` one, then the first of `supported_formats` unless that
+    list has it."""
+    if own:
+        wanted = own
+    known = find_format(wanted)
+    if not supported or any(
+        known is not None and image_format(f).mime == known.mime for f in supported
+    ):
+        return wanted
+    return supported[0] if "/" in supported[0] else image_format(supported[0]).mime
+
+
 def offered_format(fmt: ImageFormat) -> ImageFormat:
     """The format tile services name for a cache in fmt: a mixed cache is offered as PNG (as
     MapProxy offers it), each tile then answered with the type it really has."""

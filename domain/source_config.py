@@ -204,6 +204,8 @@ class ArcGISReqConf:
     transparent: bool | None = None
     dpi: int | None = None
     time: str | None = None
+    # Read by MapProxy 7 though its schema does not list it: the export's format.
+    format: str | None = None
 
 
 @attrs.frozen
@@ -224,6 +226,8 @@ class ArcGISSourceConf(SourceLimitsConf):
     type: Literal["arcgis"] = "arcgis"
     opts: ArcGISOptsConf = attrs.Factory(ArcGISOptsConf)
     supported_srs: tuple[str, ...] | None = None
+    # As `req.format`, read by MapProxy 7 beyond its schema.
+    supported_formats: tuple[str, ...] | None = None
     coverage: CoverageConf | None = None
     concurrent_requests: int = attrs.field(default=0, validator=_non_negative)
     http: HttpConf | None = None

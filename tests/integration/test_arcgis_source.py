@@ -302,3 +302,36 @@ def test_bad_arcgis_options_are_config_errors_with_key_paths(
     with pytest.raises(ConfigError) as info:
         parse_config({"sources": {"s": source}}, "t.yaml")
     assert any(p.endswith(problem) for p in info.value.problems), info.value.problems
+
+
+@pytest.mark.parametrize(
+    ("options", "cache_format", "asked"),
+    [
+        ({}, "image/png", "png"),
+        ({}, "image/jpeg", "jpeg"),
+        ({"req_format": "image/jpeg"}, "image/png", "jpeg"),
+        ({"supported_formats": ["png"]}, "image/jpeg", "png"),
+        ({"supported_formats": ["image/jpeg", "image/png"]}, "image/png", "png"),
+    ],
+)
+def test_req_format_and_supported_formats_pick_the_export_format_as_mapproxy_does(
+    tmp_path: Path,
+    map_server: MapServer,
+    options: dict[str, Any],
+    cache_format: str,
+    asked: str,
+) -> None:
+    # Both keys are read by MapProxy 7 though its schema does not list them.
+    source = conf(map_server)["sources"]["arc"]
+    if "req_format" in options:
+        source["req"]["format"] = options["req_format"]
+    if "supported_formats" in options:
+        source["supported_formats"] = options["supported_formats"]
+    config = conf(map_server, **source)
+    config["caches"]["c"]["format"] = cache_format
+    app = make_app(tmp_path, config)
+    ext = "jpeg" if cache_format == "image/jpeg" else "png"
+    status, headers, _ = get(app, f"/tms/1.0.0/cached/EPSG3857/1/0/0.{ext}")
+    assert (status, headers["Content-Type"]) == (200, cache_format)
+    [params] = sent(map_server, f"{SERVICE}/export")
+    assert dict(params)["format"] == asked
