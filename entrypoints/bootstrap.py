@@ -11,48 +11,27 @@ import attrs
 
 from adapters.arcgis_source import ArcGISSource
 from adapters.config import LoadedConfig
-from adapters.coverage_files import CoverageFiles
-from adapters.debug_source import DebugSource
 from adapters.fcntl_locker import FcntlLocker
 from adapters.fonts import load_fonts
-from adapters.geojson_source import GeoJSONSource
 from adapters.http_client import HttpClient
-from adapters.mapnik_source import MapnikSource
 from adapters.mapserver_source import MapServerSource
-from adapters.ogcapi_maps_source import OGCAPIMapsSource
-from adapters.ogcapi_tiles_source import OGCAPITilesSource
 from adapters.proj_data import use_proj_data_dir
 from adapters.thread_runner import ThreadRunner
-from adapters.tile_source import TileSource
 from adapters.time_spec import bad_key, moment_of
 from adapters.wms_source import StaticLegend, WMSSource
 from adapters.xslt import XSLTransform
 from domain.band_merge import BandMerge
 from domain.cache_source import CacheSource
 from domain.config import (
-    ArcGISSourceConf,
     BandMergeConf,
     CacheConf,
-    DebugSourceConf,
-    GeoJSONSourceConf,
-    GlobalsConf,
-    GlobalsImageConf,
     HttpConf,
     LayerConf,
-    LimitedSourceConf,
-    MapnikSourceConf,
-    MapServerSourceConf,
-    OGCAPIMapsSourceConf,
-    OGCAPITilesSourceConf,
-    SourceConf,
     TilegateConf,
-    TileSourceConf,
-    WMSSourceConf,
     source_opacity,
     split_tag,
     supported_srs,
 )
-from domain.coverage_conf import coverage_from_conf
 from domain.dimension_tiles import DimensionTileSets
 from domain.dimensions import LayerDimensions, dimensions_of
 from domain.errors import ConfigError, ConfigValueError, SourceError
@@ -78,6 +57,7 @@ from domain.tiles import TileSet
 from domain.warp import Resampling
 from entrypoints.cache_stores import cache_permissions, cache_store, pick
 from entrypoints.error_details import ErrorDetails
+from entrypoints.source_factory import make_source
 from entrypoints.wmts_legend import legend_templates
 
 
@@ -268,15 +248,8 @@ class _Wiring:
                 )
             else:
                 try:
-                    self.sources[name] = _make_source(
-                        _real_format(
-                            _tagged(self.conf.sources, name), self.conf.globals.image
-                        ),
-                        self.grids,
-                        self.http,
-                        self.here,
-                        self.seeding,
-                        self.conf.globals,
+                    self.sources[name] = make_source(
+                        name, self.conf, self.grids, self.http, self.here, self.seeding
                     )
                 except (ConfigValueError, OSError) as exc:
                     # A coverage is only read here (its file, its SRS): name where it is.
@@ -429,31 +402,6 @@ class _Wiring:
         return options
 
 
-def _tagged(sources: dict[str, SourceConf], name: str) -> SourceConf:
-    """The configuration of source `name`; a tagged one (`wms:a,b`) asks for those layers
-    (a mapnik source draws only those)."""
-    base, layers = split_tag(name)
-    conf = sources[base]
-    if layers and isinstance(conf, WMSSourceConf | MapServerSourceConf):
-        return attrs.evolve(conf, req={**conf.req, "layers": ",".join(layers)})
-    if layers and isinstance(conf, MapnikSourceConf):
-        return attrs.evolve(conf, layers=layers)
-    return conf
-
-
-def _real_format(conf: SourceConf, image: GlobalsImageConf) -> SourceConf:
-    """A WMS-like source whose `image.format` names a `globals.image.formats` entry, with that
-    entry's real format: the one it is asked for (the config check ruled out other names)."""
-    if (
-        isinstance(conf, WMSSourceConf | MapServerSourceConf)
-        and conf.image is not None
-        and conf.image.format is not None
-        and (fmt := resolve_format(conf.image.format, image)) is not None
-    ):
-        return attrs.evolve(conf, image=attrs.evolve(conf.image, format=fmt.mime))
-    return conf
-
-
 def read_tile(tile: StoredTile) -> bytes:
     """A stored tile's bytes; a tile file removed meanwhile is an error, never a crash."""
     if tile.data is not None:
@@ -492,64 +440,3 @@ def _named_layers(layers: tuple[LayerConf, ...]) -> list[LayerConf]:
         found.append(layer)
         found.extend(_named_layers(layer.layers))
     return found
-
-
-def _make_source(
-    conf: SourceConf,
-    grids: dict[str, Grid],
-    http: HttpClient,
-    here: Path,
-    seeding: bool = False,
-    globals_conf: GlobalsConf | None = None,
-) -> MapSource:
-    source = _make_plain_source(conf, grids, http, here, globals_conf)
-    if not isinstance(conf, LimitedSourceConf):
-        return source
-    seed_only = conf.seed_only and not seeding
-    limits = conf.res_limits()
-    if conf.coverage is None and limits is None and not seed_only:
-        return source
-    coverage = None
-    if conf.coverage is not None:
-        coverage = coverage_from_conf(conf.coverage, CoverageFiles(here))
-    return LimitedSource(source, coverage, limits, seed_only)
-
-
-def _make_plain_source(
-    conf: SourceConf,
-    grids: dict[str, Grid],
-    http: HttpClient,
-    here: Path,
-    globals_conf: GlobalsConf | None = None,
-) -> MapSource:
-    match conf:
-        case WMSSourceConf():
-            return WMSSource(conf, http, _info_transform(conf, here))
-        case TileSourceConf():
-            return TileSource(conf, grids[conf.grid], http)
-        case DebugSourceConf():
-            return DebugSource()
-        case GeoJSONSourceConf():
-            return GeoJSONSource(conf, (here / conf.file).read_text(encoding="utf-8"))
-        case ArcGISSourceConf():
-            return ArcGISSource(conf, http)
-        case MapServerSourceConf():
-            defaults = globals_conf.mapserver if globals_conf is not None else None
-            return MapServerSource.configure(
-                conf, defaults, here, http, _info_transform(conf, here)
-            )
-        case MapnikSourceConf():
-            return MapnikSource.configure(conf, here)
-        case OGCAPITilesSourceConf():
-            return OGCAPITilesSource(conf, http)
-        case OGCAPIMapsSourceConf():
-            method = globals_conf.image.resampling_method if globals_conf else None
-            return OGCAPIMapsSource(conf, http, method or "bicubic")
-
-
-def _info_transform(
-    conf: WMSSourceConf | MapServerSourceConf, here: Path
-) -> XSLTransform | None:
-    """A WMS-like source's `wms_opts.featureinfo_xslt`, read from `here`."""
-    xslt = (conf.wms_opts or {}).get("featureinfo_xslt")
-    return XSLTransform.load(here / str(xslt)) if xslt else None
