@@ -55,6 +55,7 @@ from domain.srs import SrsSettings, configure_srs
 from domain.srs import srs as make_srs
 from domain.tiles import TileSet
 from domain.warp import Resampling
+from domain.wms_map import MapOptions, OnSourceErrors
 from entrypoints.cache_stores import cache_permissions, cache_store, pick
 from entrypoints.error_details import ErrorDetails
 from entrypoints.source_factory import make_source
@@ -97,6 +98,18 @@ class AppState:
     error_details: ErrorDetails = attrs.Factory(ErrorDetails)
     # The fonts of text in images (`globals.image.font_dir`).
     fonts: Fonts = attrs.Factory(Fonts)
+
+    def map_options(self, on_source_errors: OnSourceErrors) -> MapOptions:
+        """How a service draws maps: with the globals' resampling and tile limit, and its
+        `on_source_errors`, notices written in font_dir's mono font without hidden URLs."""
+        image, cache = self.conf.globals.image, self.conf.globals.cache
+        return MapOptions(
+            image.resampling_method,
+            cache.max_tile_limit,
+            on_source_errors,
+            describe=self.error_details.describe,
+            font=self.fonts.mono,
+        )
 
     def info_sources(self, name: str) -> tuple[InfoSource, ...]:
         """Who answers GetFeatureInfo for a layer's source `name` (a source or a cache)."""

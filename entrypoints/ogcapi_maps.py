@@ -18,7 +18,6 @@ from domain.source_limits import clip
 from domain.srs import SRS, same_srs, srs, transform_bbox
 from domain.wms_map import (
     MapLayer,
-    MapOptions,
     extent_bbox,
     finish,
     parse_color,
@@ -120,19 +119,12 @@ def draw(
         )
         layers = permitted_map_layers(grant, names, drawn, feature)
         limit = grant.limit
-    globals_ = service.state.conf.globals
     conf = service.conf
     image = render_map(
         query,
         tuple(layers),
         read_tile,
-        MapOptions(
-            globals_.image.resampling_method,
-            globals_.cache.max_tile_limit,
-            conf.on_source_errors,
-            describe=service.state.error_details.describe,
-            font=service.state.fonts.mono,
-        ),
+        service.state.map_options(conf.on_source_errors),
     )
     if limit is not None:
         image = clip(image, limit, query)

@@ -21,7 +21,6 @@ from domain.source_limits import clip
 from domain.srs import SRS, same_srs, srs
 from domain.wms_map import (
     MapLayer,
-    MapOptions,
     finish,
     parse_color,
     render_map,
@@ -174,19 +173,12 @@ class WMSService:
         transparent = args.get("transparent", "false").strip().lower() == "true"
         bgcolor = args.get("bgcolor", "0xFFFFFF")
         parse_color(bgcolor)  # a bad colour is a bad request before any rendering
-        globals_ = self.state.conf.globals
         layers = dimension_layers(layers, args, self.variants)
         image = render_map(
             query,
             tuple(layers),
             read_tile,
-            MapOptions(
-                globals_.image.resampling_method,
-                globals_.cache.max_tile_limit,
-                self.conf.on_source_errors,
-                describe=self.state.error_details.describe,
-                font=self.state.fonts.mono,
-            ),
+            self.state.map_options(self.conf.on_source_errors),
         )
         if limit is not None:
             image = clip(image, limit, query)
