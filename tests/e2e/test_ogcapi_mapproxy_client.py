@@ -5,9 +5,7 @@ tiles and maps have Tilegate's pixels."""
 from __future__ import annotations
 
 import io
-import os
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import urlencode
 
 import numpy as np
@@ -24,11 +22,9 @@ from tests.e2e.conftest import (
     stop,
     upstream_wms,
 )
+from tests.mapproxy7 import MAPPROXY_PYTHON
 from tests.mapserver import MapServer
 
-MAPPROXY_PYTHON = Path(
-    os.environ.get("TILEGATE_MAPPROXY_PYTHON", "/work/mpvenv/bin/python")
-)
 # MapProxy's WSGI app on wsgiref, without a line per request (nobody reads the pipe).
 SERVE = """
 import sys

@@ -12,12 +12,11 @@ import yaml
 from owslib.wmts import WebMapTileService
 
 from tests.e2e.conftest import Server, fetch, free_port, serving, start_server, stop
-from tests.e2e.test_ogcapi_mapproxy_client import MAPPROXY_PYTHON, SERVE
+from tests.e2e.test_ogcapi_mapproxy_client import SERVE
+from tests.mapproxy7 import MAPPROXY_PYTHON, needs_mapproxy
 from tests.mapserver import MapServer
 
-pytestmark = pytest.mark.skipif(
-    not MAPPROXY_PYTHON.exists(), reason="MapProxy 7 is not installed here"
-)
+pytestmark = needs_mapproxy
 KVP = (
     "/service?SERVICE=WMTS&REQUEST=GetFeatureInfo&VERSION=1.0.0&LAYER=q&STYLE=default"
     "&TILEMATRIXSET=GLOBAL_WEBMERCATOR&TILEMATRIX=03&TILEROW=2&TILECOL=5&FORMAT=image/png"

@@ -21,12 +21,10 @@ from adapters.permissions import Permissions
 from domain.errors import StoreError
 from domain.grid import TileCoord
 from domain.ports import EncodedTile
-from tests.integration.test_sqlite_caches import MAPPROXY_PYTHON, tile_png
+from tests.integration.test_sqlite_caches import tile_png
+from tests.mapproxy7 import MAPPROXY_PYTHON, mapproxy_seed, needs_mapproxy
 from tests.mapserver import MapServer
 
-needs_mapproxy = pytest.mark.skipif(
-    not MAPPROXY_PYTHON.exists(), reason="MapProxy 7 is not installed here"
-)
 VERSIONS = [1, 2]
 
 
@@ -274,15 +272,9 @@ def _coord(path: str) -> TileCoord:
 
 
 def seed_with_mapproxy(config: Path) -> None:
-    (config.parent / "seed.yaml").write_text(
-        f"seeds: {{s: {{caches: [c1, c2], levels: {{to: {LEVELS}}}}}}}\n"
-    )
-    subprocess.run(
-        [MAPPROXY_PYTHON.parent / "mapproxy-seed", "-f", config, "-s", "seed.yaml"],
-        cwd=config.parent,
-        check=True,
-        capture_output=True,
-        timeout=60,
+    mapproxy_seed(
+        config,
+        f"seeds: {{s: {{caches: [c1, c2], levels: {{to: {LEVELS}}}}}}}\n",
     )
 
 

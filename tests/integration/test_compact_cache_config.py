@@ -23,10 +23,10 @@ from tests.integration.test_compact_cache import (
     LEVELS,
     interop_config,
     mapproxy_serves,
-    needs_mapproxy,
     seed_with_mapproxy,
     wmts_paths,
 )
+from tests.mapproxy7 import needs_mapproxy
 from tests.mapserver import MapServer
 
 

@@ -32,10 +32,9 @@ from tests.integration.one_cache import one_cache_conf
 from tests.integration.test_app import get, make_app
 from tests.integration.test_sqlite_caches import (
     MAPPROXY_DUMP,
-    MAPPROXY_PYTHON,
     green_at_centre,
-    needs_mapproxy,
 )
+from tests.mapproxy7 import MAPPROXY_PYTHON, mapproxy_seed, needs_mapproxy
 from tests.mapserver import MapServer
 
 pytestmark = needs_pouchdb
@@ -469,16 +468,7 @@ def test_mapproxy_and_tilegate_read_each_others_documents(
         for name, cache in caches.items()
     }
     config.write_text(yaml.safe_dump(app_conf))
-    (tmp_path / "seed.yaml").write_text(
-        "seeds: {s: {caches: [by_mapproxy], levels: {to: 1}}}\n"
-    )
-    subprocess.run(
-        [MAPPROXY_PYTHON.parent / "mapproxy-seed", "-f", config, "-s", "seed.yaml"],
-        cwd=tmp_path,
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
+    mapproxy_seed(config, "seeds: {s: {caches: [by_mapproxy], levels: {to: 1}}}\n")
     ids = sorted(f"GLOBAL_MERCATOR-{z}-{x}-{y}" for z, x, y in LEVELS_0_1)
     assert sorted(couch.doc_ids(f"{db_name}_mp")) == ids
     seeded = len(map_server.requests)

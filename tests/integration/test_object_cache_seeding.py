@@ -23,9 +23,8 @@ from tests.e2e.conftest import run_command
 from tests.integration.test_app import get, make_app
 from tests.integration.test_sqlite_caches import (
     MAPPROXY_DUMP,
-    MAPPROXY_PYTHON,
-    needs_mapproxy,
 )
+from tests.mapproxy7 import MAPPROXY_PYTHON, mapproxy_seed, needs_mapproxy
 from tests.mapserver import MapServer
 from tests.object_servers import Backend
 
@@ -134,16 +133,7 @@ def test_mapproxy_and_tilegate_read_each_others_objects(
     tmp_path: Path, map_server: MapServer, backend: Backend
 ) -> None:
     config = mapproxy_env_config(tmp_path, backend, map_server)
-    (tmp_path / "seed.yaml").write_text(
-        "seeds: {s: {caches: [by_mapproxy], levels: {to: 1}}}\n"
-    )
-    subprocess.run(
-        [MAPPROXY_PYTHON.parent / "mapproxy-seed", "-f", config, "-s", "seed.yaml"],
-        cwd=tmp_path,
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
+    mapproxy_seed(config, "seeds: {s: {caches: [by_mapproxy], levels: {to: 1}}}\n")
     assert backend.object_keys() == [f"mp/{k}" for k in LEVELS_0_1]
     seeded = len(map_server.requests)
     # Tilegate serves MapProxy's objects as they are, without asking the source (TMS level
@@ -195,15 +185,8 @@ def test_every_layout_keys_tiles_as_mapproxy_does(
         if backend.kind == "s3" or "include_grid_name" not in options
     }
     config = write_config(tmp_path, caches, {"type": "debug"})
-    (tmp_path / "seed.yaml").write_text(
-        f"seeds: {{s: {{caches: [{', '.join(caches)}], levels: {{to: 1}}}}}}\n"
-    )
-    subprocess.run(
-        [MAPPROXY_PYTHON.parent / "mapproxy-seed", "-f", config, "-s", "seed.yaml"],
-        cwd=tmp_path,
-        check=True,
-        capture_output=True,
-        timeout=60,
+    mapproxy_seed(
+        config, f"seeds: {{s: {{caches: [{', '.join(caches)}], levels: {{to: 1}}}}}}\n"
     )
     state = bootstrap(load_config(config), config)
     keys: list[str] = []

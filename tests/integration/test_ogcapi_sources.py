@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import socket
 import subprocess
 import time
@@ -26,6 +25,7 @@ from domain.grid import TileCoord
 from entrypoints.app import TilegateApp
 from tests.integration.test_app import get, make_app, same_pixels
 from tests.integration.test_wms_service import getmap
+from tests.mapproxy7 import MAPPROXY_PYTHON
 from tests.mapserver import MapServer, render
 from tests.ogcapi_upstream import CRS84, EPSG
 
@@ -512,9 +512,6 @@ def test_an_unknown_supported_srs_is_a_config_error_at_start(tmp_path: Path) -> 
 
 # MapProxy 7's OGC API as the upstream
 
-MAPPROXY_PYTHON = Path(
-    os.environ.get("TILEGATE_MAPPROXY_PYTHON", "/work/mpvenv/bin/python")
-)
 # MapProxy's WSGI app behind a threading wsgiref server on a free port, which it prints.
 SERVE_MAPPROXY = """
 import sys

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import secrets
 import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 from email.utils import parsedate_to_datetime
@@ -25,10 +24,9 @@ from tests.integration.one_cache import one_cache_conf
 from tests.integration.redis_server import redis_server
 from tests.integration.test_app import get, make_app
 from tests.integration.test_sqlite_caches import (
-    MAPPROXY_PYTHON,
     green_at_centre,
-    needs_mapproxy,
 )
+from tests.mapproxy7 import mapproxy_seed, needs_mapproxy
 from tests.mapserver import MapServer
 
 pytestmark = pytest.mark.skipif(
@@ -209,16 +207,10 @@ def test_tilegate_serves_tiles_mapproxy_stored_and_names_keys_as_it_does(
         )
 
     write(db=0)
-    (tmp_path / "seed.yaml").write_text(
+    mapproxy_seed(
+        config,
         "seeds: {s: {caches: [osm_cache], grids: [GLOBAL_MERCATOR], levels: {to: 1}},"
-        " w: {caches: [osm_cache], grids: [GLOBAL_WEBMERCATOR], levels: {to: 1}}}\n"
-    )
-    subprocess.run(
-        [MAPPROXY_PYTHON.parent / "mapproxy-seed", "-f", config, "-s", "seed.yaml"],
-        cwd=tmp_path,
-        check=True,
-        capture_output=True,
-        timeout=60,
+        " w: {caches: [osm_cache], grids: [GLOBAL_WEBMERCATOR], levels: {to: 1}}}\n",
     )
     seeded = len(map_server.requests)
     # Levels 0 and 1: 1 + 4 tiles in each grid.

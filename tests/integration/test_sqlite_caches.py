@@ -7,7 +7,6 @@ import hashlib
 import io
 import json
 import multiprocessing
-import os
 import shutil
 import sqlite3
 import subprocess
@@ -35,17 +34,12 @@ from domain.tiles import get_tile
 from entrypoints.bootstrap import AppState, bootstrap
 from tests.integration.one_cache import one_cache_conf
 from tests.integration.test_app import get, make_app
+from tests.mapproxy7 import MAPPROXY_PYTHON, mapproxy_seed, needs_mapproxy
 from tests.mapserver import MapServer, render
 
 GRIDS = resolve_grids({})
 WEBMERCATOR = GRIDS["GLOBAL_WEBMERCATOR"]
 MERCATOR = GRIDS["GLOBAL_MERCATOR"]
-MAPPROXY_PYTHON = Path(
-    os.environ.get("TILEGATE_MAPPROXY_PYTHON", "/work/mpvenv/bin/python")
-)
-needs_mapproxy = pytest.mark.skipif(
-    not MAPPROXY_PYTHON.exists(), reason="MapProxy 7 is not installed here"
-)
 needs_gdal = pytest.mark.skipif(
     shutil.which("gdalinfo") is None,
     reason="gdalinfo missing: install Debian's gdal-bin (.ci/install-system-packages)",
@@ -317,18 +311,13 @@ def test_tilegate_reads_the_caches_mapproxy_seeds(
         "b": "[mb_sw]",
         "c": "[sq]",
     }
-    (tmp_path / "seed.yaml").write_text(
+    mapproxy_seed(
+        config,
         "seeds:\n"
         + "".join(
             f"  {t}: {{caches: {c}, levels: {{to: {LEVELS}}}}}\n"
             for t, c in tasks.items()
-        )
-    )
-    subprocess.run(
-        [MAPPROXY_PYTHON.parent / "mapproxy-seed", "-f", config, "-s", "seed.yaml"],
-        cwd=tmp_path,
-        check=True,
-        capture_output=True,
+        ),
         timeout=120,
     )
     for name in INTEROP_FILES:
