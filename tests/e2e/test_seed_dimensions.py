@@ -15,23 +15,12 @@ from PIL import Image
 
 from entrypoints.wsgiapp import make_wsgi_app
 from tests.e2e.conftest import run_command
+from tests.integration.test_dimensions import KVP
 from tests.mapserver import MapServer, time_blue
 from tests.wsgi_call import call
 
 T1, T2, T3 = "2020-01-01T00:00:00Z", "2020-01-02T00:00:00Z", "2020-01-03T00:00:00Z"
 LEVELS_0_1 = 1 + 4  # tiles of levels 0 and 1
-GETTILE = {
-    "SERVICE": "WMTS",
-    "REQUEST": "GetTile",
-    "VERSION": "1.0.0",
-    "LAYER": "temp",
-    "STYLE": "default",
-    "TILEMATRIXSET": "GLOBAL_WEBMERCATOR",
-    "TILEMATRIX": "1",
-    "TILEROW": "0",
-    "TILECOL": "1",
-    "FORMAT": "image/png",
-}
 GETMAP = {
     "SERVICE": "WMS",
     "REQUEST": "GetMap",
@@ -145,7 +134,7 @@ def test_a_seed_makes_the_tiles_of_every_value_from_the_source_asked_for_it(
     server.reset()
     app = make_wsgi_app(tmp_path / "mapproxy.yaml")
     status, _, data = call(
-        app, "/service", urlencode({**GETTILE, "TIME": T1, "ELEVATION": "0"})
+        app, "/service", urlencode({**KVP, "TIME": T1, "ELEVATION": "0"})
     )
     assert status == 200, data
     assert blue_of(data) == time_blue(T1)

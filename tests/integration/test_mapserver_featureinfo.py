@@ -47,12 +47,8 @@ END
 AT_RED = {"srs": "EPSG:4326", "bbox": "-20,-20,20,20", "width": 40, "height": 40}
 
 
-@pytest.fixture(autouse=True)
-def mapserver_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # MapServer 8 will not run without its own config file; Debian installs none.
-    config = tmp_path / "mapserver.conf"
-    config.write_text("CONFIG\nEND\n")
-    monkeypatch.setenv("MAPSERVER_CONFIG_FILE", str(config))
+# MapServer 8 will not run without its own config file (tests/integration/conftest.py).
+pytestmark = pytest.mark.usefixtures("mapserver_config")
 
 
 def conf(tmp_path: Path, **wms_opts: Any) -> dict[str, Any]:

@@ -41,12 +41,8 @@ END
 """
 
 
-@pytest.fixture(autouse=True)
-def mapserver_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # MapServer 8 will not run without its own config file; Debian installs none.
-    config = tmp_path / "mapserver.conf"
-    config.write_text("CONFIG\nEND\n")
-    monkeypatch.setenv("MAPSERVER_CONFIG_FILE", str(config))
+# MapServer 8 will not run without its own config file (tests/integration/conftest.py).
+pytestmark = pytest.mark.usefixtures("mapserver_config")
 
 
 def conf(tmp_path: Path, **source: Any) -> dict[str, Any]:

@@ -109,14 +109,6 @@ def test_an_upstream_jpeg_is_what_the_cache_stores_as_png(
     assert 118 <= low < high <= 138
 
 
-@pytest.fixture
-def mapserver_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # MapServer 8 will not run without its own config file; Debian installs none.
-    config = tmp_path / "mapserver.conf"
-    config.write_text("CONFIG\nEND\n")
-    monkeypatch.setenv("MAPSERVER_CONFIG_FILE", str(config))
-
-
 def reprojected_conf(
     tmp_path: Path,
     source_method: str | None = None,
