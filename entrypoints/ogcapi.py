@@ -250,10 +250,6 @@ def _ext(leaf: str) -> str | None:
 def exception(error: TilegateError) -> Response:
     """An OGC API exception: JSON with `code` and `description` (OGC API Common)."""
     status = status_for(error)
-    if isinstance(error, AccessDeniedError):
-        status = error.status
-    elif isinstance(error, RequestError) and status not in _CODES:
-        status = 400
     code = _CODES.get(status, "ServerError")
     if status == 400 and isinstance(error, RequestError):
         code = error.code
