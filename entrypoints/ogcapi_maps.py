@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import TYPE_CHECKING
 
@@ -152,15 +153,10 @@ def _map_crs(service: OGCAPIService, value: str | None) -> SRS:
 
 def _default_bbox(service: OGCAPIService, names: list[str], crs: SRS) -> Bbox:
     """The union of the collections' extents in crs."""
-    boxes = [
+    boxes = (
         _extent_in(service.collections[name].extent or _WORLD, crs) for name in names
-    ]
-    return Bbox(
-        min(b.minx for b in boxes),
-        min(b.miny for b in boxes),
-        max(b.maxx for b in boxes),
-        max(b.maxy for b in boxes),
     )
+    return functools.reduce(Bbox.union, boxes)
 
 
 def _extent_in(area: Coverage, crs: SRS) -> Bbox:
