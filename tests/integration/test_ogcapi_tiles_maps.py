@@ -12,7 +12,8 @@ import pytest
 from PIL import Image
 
 from entrypoints.app import TilegateApp
-from tests.integration.ogcapi_support import BASE, hrefs, ogcapi_app
+from tests.integration.ogcapi_support import BASE, hrefs, ogcapi_app, ogcapi_conf
+from tests.integration.test_app import make_app
 from tests.mapserver import WEBMERCATOR_EXTENT, MapServer
 from tests.wsgi_call import call
 
@@ -229,3 +230,23 @@ def test_without_default_dataset_layers_the_dataset_needs_collections(
     assert call(app, "/ogcapi/map/tiles")[0] == 404
     assert call(app, "/ogcapi/map")[0] == 400
     assert call(app, "/ogcapi/map", "collections=osm&width=10")[0] == 200
+
+
+def test_a_map_of_several_collections_without_bbox_covers_all_their_extents(
+    tmp_path: Path, map_server: MapServer
+) -> None:
+    conf = ogcapi_conf(map_server)
+    for name, bbox in (("west", [0, 0, 10, 10]), ("east", [20, 5, 30, 15])):
+        conf["sources"][name] = {
+            **conf["sources"]["w"],
+            "coverage": {"bbox": bbox, "srs": "EPSG:4326"},
+        }
+        conf["layers"].append({"name": name, "title": name, "sources": [name]})
+    app = make_app(tmp_path, conf)
+    query = f"collections=west,east&crs={EPSG}4326&width=30"
+    status, headers, body = call(app, "/ogcapi/map", query)
+    assert status == 200, body
+    # lat/lon, as EPSG:4326 orders its axes
+    values = [float(v) for v in headers["Content-Bbox"].split(",")]
+    assert values == pytest.approx([0, 0, 15, 30])
+    assert image(body).size == (30, 15)
