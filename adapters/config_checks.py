@@ -62,7 +62,7 @@ def check_references(conf: TilegateConf, data: dict[object, object]) -> list[str
     for name, source in conf.sources.items():
         if isinstance(source, TileSourceConf) and source.grid not in grids:
             errors.append(f"unknown grid {source.grid!r} @ $.sources[{name!r}].grid")
-        errors += _unknown_srs(
+        errors += unknown_srs(
             supported_srs(source), f"$.sources[{name!r}].supported_srs"
         )
         errors += _source_format(source, conf, f"$.sources[{name!r}].image.format")
@@ -226,8 +226,9 @@ def _one_grid_only(backend: CacheBackendConf, grid_count: int, path: str) -> lis
     return []
 
 
-def _unknown_srs(codes: tuple[str, ...] | None, path: str) -> list[str]:
-    # A source is asked in these SRSs (and maps reprojected from them): each must be known.
+def unknown_srs(codes: tuple[str, ...] | None, path: str) -> list[str]:
+    """A problem for each code of the list at `path` that names no SRS."""
+    # Sources are asked and maps drawn in these SRSs: an unknown one stops the start, not a request.
     errors = []
     for index, code in enumerate(codes or ()):
         try:
@@ -240,15 +241,15 @@ def _unknown_srs(codes: tuple[str, ...] | None, path: str) -> list[str]:
 def _srs_globals(conf: TilegateConf) -> list[str]:
     srs_conf = conf.globals.srs
     path = "$.globals.srs"
-    errors = _unknown_srs(srs_conf.axis_order_ne, f"{path}.axis_order_ne")
-    errors += _unknown_srs(srs_conf.axis_order_en, f"{path}.axis_order_en")
+    errors = unknown_srs(srs_conf.axis_order_ne, f"{path}.axis_order_ne")
+    errors += unknown_srs(srs_conf.axis_order_en, f"{path}.axis_order_en")
     for target, codes in srs_conf.preferred_src_proj.items():
         at = f"{path}.preferred_src_proj[{target!r}]"
         try:
             make_srs(target)
         except ValueError as exc:
             errors.append(f"{exc} @ {at}")
-        errors += _unknown_srs(codes, at)
+        errors += unknown_srs(codes, at)
     return errors
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from adapters.config_checks import unknown_srs
 from domain.config import LayerConf, TilegateConf
 from domain.image_options import resolve_format
 from domain.layer_md import check_layer_md
@@ -34,12 +35,7 @@ def _check_ogcapi(conf: TilegateConf) -> list[str]:
     ogcapi = conf.services.ogcapi
     if ogcapi is None:
         return []
-    errors = []
-    for index, code in enumerate(ogcapi.map_srs):
-        try:
-            make_srs(code)
-        except ValueError as exc:
-            errors.append(f"{exc} @ $.services.ogcapi.map_srs[{index}]")
+    errors = unknown_srs(ogcapi.map_srs, "$.services.ogcapi.map_srs")
     errors += [
         f"unknown image format {name!r} @ $.services.ogcapi.image_formats[{index}]"
         for index, name in enumerate(ogcapi.image_formats)
