@@ -85,18 +85,23 @@ class WMTSService:
                 service.layers.setdefault(layer.name, layer)
                 service.matrix_sets.setdefault(tileset.grid.name, tileset.grid)
                 service.tilesets[(layer.name, tileset.grid.name)] = tileset
-        service.featureinfo = WMTSFeatureInfo.build(state, service.tilesets)
+        service.featureinfo = WMTSFeatureInfo.build(
+            state, service.tilesets, service.template
+        )
         return service
 
     def handle_rest(self, request: Request, rest: str) -> Response:
         """rest: the path after `/wmts`."""
         if rest == "/1.0.0/WMTSCapabilities.xml":
             return self.capabilities(request, restful=True)
-        if self.restful and self.featureinfo:
-            info = self.featureinfo.rest_match(rest)
-            if info is not None:
-                return self.featureinfo.handle_rest(self, request, info)
         match = self.route.match(rest)
+        # A cached tile's URL is matched once, as before feature info: the feature info
+        # route is tried only where the tile route fails or both can match one URL.
+        fi = self.featureinfo
+        if self.restful and fi and (match is None or fi.shaped_as_tiles):
+            info = fi.rest_match(rest)
+            if info is not None:
+                return fi.handle_rest(self, request, info)
         if not match or not self.restful:
             raise RequestError(
                 f"unknown WMTS resource {rest!r}", code="InvalidParameterValue"

@@ -60,6 +60,9 @@ class WMTSFeatureInfo:
     # The feature info sources behind each (layer, tile matrix set)'s cache; MapProxy asks
     # these for tile layers as WMS does for the cache.
     sources: dict[tuple[str, str], tuple[InfoSource, ...]]
+    # Whether a URL can match both this route and the tile template's: every variable
+    # stops at '/', so only templates with as many '/' can (dimensions make them so).
+    shaped_as_tiles: bool = False
     route: re.Pattern[str] = attrs.field(init=False)
 
     @route.default
@@ -68,7 +71,10 @@ class WMTSFeatureInfo:
 
     @classmethod
     def build(
-        cls, state: AppState, tilesets: dict[tuple[str, str], TileSet]
+        cls,
+        state: AppState,
+        tilesets: dict[tuple[str, str], TileSet],
+        tile_template: str,
     ) -> WMTSFeatureInfo:
         conf = state.conf.services.wmts
         assert conf is not None  # noqa: S101 - only built when the service is on
@@ -78,7 +84,9 @@ class WMTSFeatureInfo:
             for key, ts in tilesets.items()
             if id(ts) in cache_of
         }
-        return cls(conf.featureinfo_formats, conf.restful_featureinfo_template, sources)
+        template = conf.restful_featureinfo_template
+        alike = template.count("/") == tile_template.count("/")
+        return cls(conf.featureinfo_formats, template, sources, alike)
 
     def queryable(self, layer: str) -> bool:
         return any(found for (name, _), found in self.sources.items() if name == layer)

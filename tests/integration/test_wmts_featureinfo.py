@@ -483,3 +483,22 @@ def test_a_tile_template_as_long_as_the_featureinfo_one_still_serves_tiles(
         "GetMap",
         "GetFeatureInfo",
     ]
+
+
+def test_a_url_both_templates_match_is_feature_info_when_it_ends_in_an_info_suffix(
+    tmp_path: Path, map_server: MapServer
+) -> None:
+    # Seven parts each: '/t/GLOBAL_WEBMERCATOR/02/2/1/10/20.txt' is a tile (Time 02,
+    # Style 20, Format txt) and a feature info URL; the configured suffix decides.
+    tiles = "/{Layer}/{TileMatrixSet}/{Time}/{TileMatrix}/{TileCol}/{TileRow}/{Style}.{Format}"
+    app = make_app(tmp_path, conf(map_server, restful_template=tiles))
+    status, _, body = get(app, "/wmts/t/GLOBAL_WEBMERCATOR/02/2/1/10/20.txt")
+    assert status == 200, body
+    assert (fields(body)["x"], fields(body)["y"]) == ("10", "20")
+    status, headers, _ = get(app, "/wmts/t/GLOBAL_WEBMERCATOR/2020/02/2/1/default.png")
+    assert status == 200
+    assert headers["Content-Type"] == "image/png"
+    assert [r.params["REQUEST"] for r in map_server.requests] == [
+        "GetFeatureInfo",
+        "GetMap",
+    ]
