@@ -19,6 +19,7 @@ from typing import Generic, TypeVar
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import attrs
+import structlog
 
 from adapters.http_client import HttpClient, describe_url
 from domain.errors import ConfigValueError, SourceError
@@ -43,9 +44,24 @@ def ogc_rel(name: str) -> tuple[str, str]:
 
 
 def get_json(
-    http: HttpClient, url: str, what: str, concurrent_requests: int = 0
+    http: HttpClient,
+    url: str,
+    what: str,
+    concurrent_requests: int,
+    log: structlog.stdlib.BoundLogger,
 ) -> dict[str, object]:
-    """The JSON object at url; SourceError for any other answer (`what` names it)."""
+    """The JSON object at url; SourceError for any other answer (`what` names it), logged on
+    the source's logger."""
+    try:
+        return _json_object(http, url, what, concurrent_requests)
+    except SourceError as exc:
+        log.warning("ogcapi discovery failed", error=str(exc))
+        raise
+
+
+def _json_object(
+    http: HttpClient, url: str, what: str, concurrent_requests: int
+) -> dict[str, object]:
     resp = http.get(url, headers=ACCEPT_JSON, concurrent_requests=concurrent_requests)
     where = f"{what} {describe_url(url)}"
     if resp.status != 200:
@@ -57,6 +73,22 @@ def get_json(
     if not isinstance(doc, dict):
         raise SourceError(f"{where} returned no JSON object")
     return doc
+
+
+def entry_page(
+    http: HttpClient,
+    landing_page: str,
+    collection: str | None,
+    concurrent_requests: int,
+    log: structlog.stdlib.BoundLogger,
+) -> tuple[str, dict[str, object]]:
+    """Where discovery starts, and its document: the landing page, or the page of the
+    configured collection below it."""
+    if collection is None:
+        what, url = "OGC API landing page", landing_page
+    else:
+        what, url = "OGC API collection", f"{landing_page}/collections/{collection}"
+    return url, get_json(http, url, what, concurrent_requests, log)
 
 
 def find_link(

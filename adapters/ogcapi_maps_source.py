@@ -20,8 +20,8 @@ from adapters.ogcapi_links import (
     Discovered,
     crs_srs,
     crs_uri,
+    entry_page,
     find_link,
-    get_json,
     ogc_rel,
 )
 from adapters.wms_source import with_transparent_color
@@ -129,15 +129,13 @@ class OGCAPIMapsSource:
         return with_transparent_color(image, self.conf.image, query.size)
 
     def _load(self) -> _Endpoint:
-        url = self.landing_page
-        if self.conf.collection is not None:
-            url += f"/collections/{self.conf.collection}"
-        what = "OGC API collection" if self.conf.collection else "OGC API landing page"
-        try:
-            page = get_json(self.http, url, what, self.conf.concurrent_requests)
-        except SourceError as exc:
-            _log.warning("ogcapi discovery failed", error=str(exc))
-            raise
+        url, page = entry_page(
+            self.http,
+            self.landing_page,
+            self.conf.collection,
+            self.conf.concurrent_requests,
+            _log,
+        )
         urls = {
             kind: href
             for kind in _MAP_TYPES

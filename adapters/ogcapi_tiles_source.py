@@ -15,7 +15,14 @@ import attrs
 
 from adapters.http_client import HttpClient, describe_url, image_from_response
 from adapters.logs import get_logger, source_logger_name
-from adapters.ogcapi_links import Discovered, crs_srs, find_link, get_json, ogc_rel
+from adapters.ogcapi_links import (
+    Discovered,
+    crs_srs,
+    entry_page,
+    find_link,
+    get_json,
+    ogc_rel,
+)
 from domain.config import OGCAPITilesSourceConf
 from domain.errors import SourceError
 from domain.formats import image_format
@@ -105,19 +112,15 @@ class OGCAPITilesSource:
         return self._tilings[target.code].get()
 
     def _get(self, url: str, what: str) -> dict[str, object]:
-        try:
-            return get_json(self.http, url, what, self.conf.concurrent_requests)
-        except SourceError as exc:
-            _log.warning("ogcapi discovery failed", error=str(exc))
-            raise
+        return get_json(self.http, url, what, self.conf.concurrent_requests, _log)
 
     def _load_tilesets(self) -> tuple[_Tileset, ...]:
-        url = self.landing_page
-        if self.conf.collection is not None:
-            url += f"/collections/{self.conf.collection}"
-        page = self._get(
-            url,
-            "OGC API collection" if self.conf.collection else "OGC API landing page",
+        url, page = entry_page(
+            self.http,
+            self.landing_page,
+            self.conf.collection,
+            self.conf.concurrent_requests,
+            _log,
         )
         list_url = find_link(page, ogc_rel("tilesets-map"), _JSON, url)
         if list_url is None:
