@@ -18,6 +18,7 @@ from adapters.object_store import (
     ListedObject,
     StoredObject,
     Transport,
+    found_object,
     http_time,
     listing,
     refused,
@@ -129,12 +130,7 @@ class AzureBlobStore:
         return f"azure container {self.container} at {self.account.blob_endpoint}"
 
     def get(self, key: str) -> StoredObject | None:
-        answer = self._request("GET", key)
-        if answer.status == 404:
-            return None
-        if answer.status != 200:
-            raise refused("GET", self._name(key), answer)
-        return StoredObject(answer.data, answer.mtime())
+        return found_object(self._request("GET", key), self._name(key))
 
     def put(self, key: str, data: bytes, content_type: str) -> None:
         headers = {
@@ -160,10 +156,11 @@ class AzureBlobStore:
             query = {"restype": "container", "comp": "list", "prefix": prefix}
             if marker:
                 query["marker"] = marker
-            answer = self._request("GET", None, query=query)
-            if answer.status != 200:
-                raise refused("LIST", f"{self.where} {prefix!r}", answer)
-            page = listing(answer.data, "container")
+            page = listing(
+                self._request("GET", None, query=query),
+                "container",
+                f"{self.where} {prefix!r}",
+            )
             for blob in page.iter("Blob"):
                 props = blob.find("Properties")
                 if props is None:

@@ -157,6 +157,15 @@ def _why(exc: HTTPError) -> str:
     return f"connection failed ({type(exc).__name__})"
 
 
+def found_object(answer: Answer, name: str) -> StoredObject | None:
+    """The object a GET of `name` answered; None if there is none."""
+    if answer.status == 404:
+        return None
+    if answer.status != 200:
+        raise refused("GET", name, answer)
+    return StoredObject(answer.data, answer.mtime())
+
+
 def refused(method: str, where: str, answer: Answer) -> ObjectStoreError:
     """The error for an answer that is not the one asked for, with the store's error code."""
     code = _error_code(answer.data)
@@ -174,8 +183,12 @@ def _error_code(body: bytes) -> str:
     return body[start + len("<Code>") : end].decode("ascii", "replace")
 
 
-def listing(data: bytes, what: str) -> ET.Element:
-    """A listing page of the store's (`what`: bucket or container) as XML."""
+def listing(answer: Answer, what: str, where: str) -> ET.Element:
+    """A listing page of the store's (`what`: bucket or container) as XML; `where` names
+    the listing in errors."""
+    if answer.status != 200:
+        raise refused("LIST", where, answer)
+    data = answer.data
     # The store is the configured one, but entity declarations are refused all the same.
     if b"<!ENTITY" in data or b"<!DOCTYPE" in data:
         raise ObjectStoreError(f"{what} listing with a DOCTYPE refused")

@@ -17,6 +17,7 @@ from adapters.object_store import (
     ObjectStoreError,
     StoredObject,
     Transport,
+    found_object,
     listing,
     refused,
 )
@@ -66,12 +67,9 @@ class S3Store:
         return f"s3://{self.bucket} at {self._base}"
 
     def get(self, key: str) -> StoredObject | None:
-        answer = self._request("GET", key, signed=not self.use_http_get)
-        if answer.status == 404:
-            return None
-        if answer.status != 200:
-            raise refused("GET", self._name(key), answer)
-        return StoredObject(answer.data, answer.mtime())
+        return found_object(
+            self._request("GET", key, signed=not self.use_http_get), self._name(key)
+        )
 
     def put(self, key: str, data: bytes, content_type: str) -> None:
         headers = {"content-type": content_type}
@@ -95,10 +93,11 @@ class S3Store:
             query = [("list-type", "2"), ("prefix", prefix)]
             if token:
                 query.append(("continuation-token", token))
-            answer = self._request("GET", "", query=query)
-            if answer.status != 200:
-                raise refused("LIST", f"{self.where} {prefix!r}", answer)
-            page = listing(answer.data, "bucket")
+            page = listing(
+                self._request("GET", "", query=query),
+                "bucket",
+                f"{self.where} {prefix!r}",
+            )
             for item in page.iter(f"{_NS}Contents"):
                 yield ListedObject(
                     item.findtext(f"{_NS}Key", ""),
