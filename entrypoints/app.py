@@ -7,6 +7,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterable
 from html import escape
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -18,10 +19,12 @@ from entrypoints.bootstrap import AppState
 from entrypoints.http import PROXY_VARY, Environ, Request, Response, StartResponse
 from entrypoints.kml import KMLService
 from entrypoints.ogc import NotFoundError, ows_error, tms_error
-from entrypoints.ogcapi import OGCAPIService
 from entrypoints.tms import TMSService
 from entrypoints.wms import WMSService
 from entrypoints.wmts import WMTSService
+
+if TYPE_CHECKING:
+    from entrypoints.ogcapi import OGCAPIService
 
 ErrorRenderer = Callable[[TilegateError], Response]
 # No OGC request needs more; gunicorn stops at 4094 bytes for the whole request line, but a
@@ -63,7 +66,7 @@ class TilegateApp:
             wmts=WMTSService.build(state) if services.wmts is not None else None,
             wms=WMSService.build(state) if services.wms is not None else None,
             kml=KMLService.build(state) if services.kml is not None else None,
-            ogcapi=OGCAPIService.build(state) if services.ogcapi is not None else None,
+            ogcapi=_ogcapi(state) if services.ogcapi is not None else None,
             debug=debug,
         )
 
@@ -185,3 +188,11 @@ def _full_path(environ: Environ) -> str:
     path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
     query = environ.get("QUERY_STRING", "")
     return f"{path}?{query}" if query else path
+
+
+def _ogcapi(state: AppState) -> OGCAPIService:
+    # Imported here: its modules (and the CRSs they make at import) cost every start of a
+    # configuration without services.ogcapi, which never uses them.
+    from entrypoints.ogcapi import OGCAPIService
+
+    return OGCAPIService.build(state)
