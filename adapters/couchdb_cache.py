@@ -23,7 +23,6 @@ import attrs
 from adapters.couchdb_docs import TileDocs
 from adapters.http_client import HttpClient, Response, describe_url
 from adapters.store_failures import StoreFailures
-from domain.config import HttpConf
 from domain.errors import SourceError, StoreError
 from domain.grid import TileCoord
 from domain.ports import EncodedTile, StoredTile
@@ -45,12 +44,11 @@ class CouchDBCache:
     docs: TileDocs
     # The tiles' file extension: their attachment's content type is `image/<ext>`.
     ext: str
+    # Its own client (made by the composition root): TIMEOUT, requests logged on LOGGER.
+    http: HttpClient
     clock: Callable[[], float] = time.time
     # Documents per request when a cleanup lists the stored tiles.
     page: int = PAGE
-    http: HttpClient = attrs.field(
-        factory=lambda: HttpClient(HttpConf(client_timeout=TIMEOUT), request_log=LOGGER)
-    )
     _db_url: str = attrs.field(init=False)
     _failures: StoreFailures = attrs.field(init=False)
     # Whether this process asked CouchDB to create the database yet (as MapProxy, once).

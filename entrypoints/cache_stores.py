@@ -11,6 +11,7 @@ from typing import TypeVar
 from adapters.compact_cache import CompactCache
 from adapters.file_cache import LAYOUTS, FileCache, cache_directory
 from adapters.geopackage_cache import GeoPackageCache, geopackage_levels
+from adapters.http_client import HttpClient
 from adapters.mbtiles_cache import MBTilesCache
 from adapters.permissions import Permissions
 from adapters.sqlite_cache import sqlite_levels
@@ -23,6 +24,7 @@ from domain.config import (
     FileCacheBackendConf,
     GeoPackageBackendConf,
     GlobalsCacheConf,
+    HttpConf,
     MBTilesBackendConf,
     RedisBackendConf,
     SqliteBackendConf,
@@ -82,13 +84,17 @@ def cache_store(
 
         return blob_cache(name, cache.cache, grid, len(cache.grids), g, ext)
     if isinstance(cache.cache, CouchDBBackendConf):
-        from adapters.couchdb_cache import CouchDBCache
+        from adapters import couchdb_cache
         from adapters.couchdb_docs import TileDocs
 
         # As MapProxy 7: one database per cache and grid SRS (`osm_epsg900913`), lower case.
         db_name = cache.cache.db_name or f"{name}_{grid.srs.path_code}"
-        return CouchDBCache(
-            cache.cache.url, db_name.lower(), TileDocs(cache.cache, grid), ext
+        http = HttpClient(
+            HttpConf(client_timeout=couchdb_cache.TIMEOUT),
+            request_log=couchdb_cache.LOGGER,
+        )
+        return couchdb_cache.CouchDBCache(
+            cache.cache.url, db_name.lower(), TileDocs(cache.cache, grid), ext, http
         )
     if isinstance(cache.cache, CompactBackendConf):
         # As MapProxy: `directory` holds one grid, else `<cache_dir>/<cache>/<grid name>`.
