@@ -135,23 +135,20 @@ class OGCAPIService:
                 doc = documents.matrix_sets(base, self.tiling().matrix_sets)
                 return self.document(request, doc, "Tile matrix sets")
             case ["tileMatrixSets", tms]:
-                grid = self.tiling().matrix_sets.get(tms)
-                if grid is None:
-                    raise NotFoundError(f"unknown tile matrix set {tms!r}")
-                return self.document(request, documents.matrix_set(tms, grid))
+                doc = documents.matrix_set(tms, self.matrix_set(tms))
+                return self.document(request, doc)
         raise NotFoundError(f"no OGC API resource at {request.path!r}")
 
     def tiles(
         self, request: Request, base: str, name: str | None, rest: list[str]
     ) -> Response:
         """A collection's map tile sets (or the dataset's, name None), one, or a tile."""
-        tiling = self.tiling()
+        self.tiling()
         if not rest:
             return self.document(request, documents.tilesets(self, base, name))
         tms = rest[0]
         if len(rest) == 1:
-            if tms not in tiling.matrix_sets:
-                raise NotFoundError(f"unknown tile matrix set {tms!r}")
+            self.matrix_set(tms)
             return self.document(request, documents.tileset(self, base, name, tms))
         names = [name] if name is not None else self.dataset(request)
         return get_tile(self, request, names, tms, (rest[1], rest[2], rest[3]))
@@ -160,6 +157,15 @@ class OGCAPIService:
         if not self.conf.enable_tiles:
             raise NotFoundError("OGC API Tiles is not enabled (enable_tiles: false)")
         return self
+
+    def matrix_set(self, tms: str) -> Grid:
+        """The grid of tile matrix set `tms`; 404 if there is none (or no OGC API Tiles)."""
+        grid = self.tiling().matrix_sets.get(tms)
+        if grid is None:
+            raise NotFoundError(
+                f"unknown tile matrix set {tms!r}", param="tileMatrixSetId"
+            )
+        return grid
 
     def maps(self) -> OGCAPIService:
         if not self.conf.enable_maps:

@@ -30,9 +30,7 @@ def get_tile(
 ) -> Response:
     """A tile of the collections `names`; path: tileMatrix, tileRow and tileCol (maybe with
     `.png`/`.jpg`); rows count from the grid's origin, as its cornerOfOrigin says."""
-    grid = service.matrix_sets.get(tms)
-    if grid is None:
-        raise NotFoundError(f"unknown tile matrix set {tms!r}", param="tileMatrixSetId")
+    grid = service.matrix_set(tms)
     matrix, row, col_ext = path
     col, dot, ext = col_ext.partition(".")
     coord = TileCoord(
