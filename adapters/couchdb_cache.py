@@ -63,15 +63,16 @@ class CouchDBCache:
     def keeps_timestamps(self) -> bool:
         return True
 
-    def doc_url(self, coord: TileCoord) -> str:
-        """Where the document of the tile at `coord` is (with the URL's credentials)."""
-        return f"{self._db_url}/{quote(self.docs.doc_id(coord), safe='')}"
+    def _doc_url(self, doc_id: str) -> str:
+        """Where the document `doc_id` is (with the URL's credentials)."""
+        return f"{self._db_url}/{quote(doc_id, safe='')}"
 
     def load(self, coord: TileCoord) -> StoredTile | None:
-        resp = self._request("GET", self.doc_url(coord) + "?attachments=true")
+        doc_id = self.docs.doc_id(coord)
+        resp = self._request("GET", self._doc_url(doc_id) + "?attachments=true")
         if resp.status == 404:
             return None
-        doc = self._json(resp, f"tile {self.docs.doc_id(coord)}")
+        doc = self._json(resp, f"tile {doc_id}")
         try:
             data = base64.b64decode(doc["_attachments"]["tile"]["data"], validate=True)
         except (KeyError, TypeError, binascii.Error):
@@ -91,7 +92,7 @@ class CouchDBCache:
             },
         }
         body = json.dumps(doc).encode()
-        url = self.doc_url(tile.coord)
+        url = self._doc_url(doc_id)
         try:
             self._create_db()
             resp = self._request("PUT", url, body)
@@ -115,7 +116,7 @@ class CouchDBCache:
         """Remove the tile's document; StoreError (an OSError, as a file cache's) if CouchDB
         fails, so that a cleanup stops with an error line."""
         doc_id = self.docs.doc_id(coord)
-        url = self.doc_url(coord)
+        url = self._doc_url(doc_id)
         try:
             rev = self._rev(url)
             if rev is None:
