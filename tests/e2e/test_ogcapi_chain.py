@@ -7,8 +7,8 @@ from pathlib import Path
 
 from domain.grid import TileCoord
 from tests.e2e.conftest import serving, upstream_wms
+from tests.integration.ogcapi_source_support import conf, largest_difference
 from tests.integration.test_app import get, make_app, same_pixels
-from tests.integration.test_ogcapi_sources import conf, largest_difference
 from tests.integration.test_wms_service import getmap
 from tests.mapserver import MapServer, render
 
