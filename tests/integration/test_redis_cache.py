@@ -19,7 +19,7 @@ from domain.grid import TileCoord
 from domain.tiles import get_tile
 from entrypoints.app import TilegateApp
 from entrypoints.bootstrap import bootstrap
-from tests.e2e.conftest import free_port
+from tests.e2e.conftest import free_port, run_command
 from tests.integration.one_cache import one_cache_conf
 from tests.integration.redis_server import redis_server
 from tests.integration.test_app import get, make_app
@@ -186,6 +186,25 @@ def test_bad_redis_options_name_their_key(
 
 def _flow(values: dict[str, Any]) -> str:
     return ", ".join(f"{k}: {v}" for k, v in values.items())
+
+
+def test_a_cleanup_of_a_redis_cache_is_an_error_line(tmp_path: Path) -> None:
+    # As documented: Redis keys are not walked for cleanups, default_ttl expires them.
+    (tmp_path / "mapproxy.yaml").write_text(
+        "sources: {s: {type: debug}}\n"
+        f"caches: {{c: {{sources: [s], cache: {{type: redis, port: {free_port()}}}}}}}\n"
+    )
+    (tmp_path / "seed.yaml").write_text(
+        "cleanups: {old: {caches: [c], levels: {to: 1}, remove_all: true}}\n"
+    )
+    result = run_command(
+        tmp_path, "mapproxy-seed", "-f", "mapproxy.yaml", "-s", "seed.yaml"
+    )
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "mapproxy-seed: error: seed.yaml: cache 'c' cannot be cleaned up (its tiles"
+        " cannot be listed) @ $.cleanups['old']"
+    ]
 
 
 @needs_mapproxy
