@@ -15,25 +15,12 @@ from PIL import Image
 
 from entrypoints.wsgiapp import make_wsgi_app
 from tests.e2e.conftest import run_command
-from tests.integration.test_dimensions import KVP
+from tests.integration.test_dimensions import KVP, wms_query
 from tests.mapserver import MapServer, time_blue
 from tests.wsgi_call import call
 
 T1, T2, T3 = "2020-01-01T00:00:00Z", "2020-01-02T00:00:00Z", "2020-01-03T00:00:00Z"
 LEVELS_0_1 = 1 + 4  # tiles of levels 0 and 1
-GETMAP = {
-    "SERVICE": "WMS",
-    "REQUEST": "GetMap",
-    "VERSION": "1.1.1",
-    "LAYERS": "temp",
-    "STYLES": "",
-    "SRS": "EPSG:3857",
-    "BBOX": "0,0,20037508.342789244,20037508.342789244",
-    "WIDTH": "256",
-    "HEIGHT": "256",
-    "FORMAT": "image/png",
-    "ELEVATION": "0",
-}
 
 
 @pytest.fixture
@@ -138,7 +125,7 @@ def test_a_seed_makes_the_tiles_of_every_value_from_the_source_asked_for_it(
     )
     assert status == 200, data
     assert blue_of(data) == time_blue(T1)
-    status, _, data = call(app, "/service", urlencode({**GETMAP, "TIME": T3}))
+    status, _, data = call(app, "/service", wms_query(TIME=T3, ELEVATION="0"))
     assert status == 200, data
     assert blue_of(data) == time_blue(T3)
     assert server.requests == []
