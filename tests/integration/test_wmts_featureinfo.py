@@ -4,7 +4,6 @@ the upstream WMS, the capabilities, bad requests, layers without feature info, a
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -17,6 +16,7 @@ from domain.grid import TileCoord
 from domain.grids import resolve_grids
 from entrypoints.app import TilegateApp
 from tests.integration.test_app import get, make_app
+from tests.integration.test_ogcapi_errors_auth import guarded
 from tests.mapserver import MapServer
 from tests.wsgi_call import call
 
@@ -364,18 +364,6 @@ def test_a_failing_upstream_is_a_502(app: TilegateApp, map_server: MapServer) ->
     status, _, body = get(app, "/service", kvp())
     assert status == 502
     assert ows_exception(body)[0] == "NoApplicableCode"
-
-
-def guarded(app: TilegateApp, answer: dict[str, Any], calls: list[Any]) -> Any:
-    def callback(service: str, layers: list[str], **kw: Any) -> dict[str, Any]:
-        calls.append((service, tuple(layers), kw.get("query_extent")))
-        return answer
-
-    def middleware(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-        environ["mapproxy.authorize"] = callback
-        return app(environ, start_response)
-
-    return middleware
 
 
 def test_authorize_is_asked_about_wmts_featureinfo(
