@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import logging
 import socket
 import subprocess
@@ -30,11 +29,9 @@ from tests.couchdb_server import CouchServer, couch_server, needs_pouchdb
 from tests.e2e.conftest import free_port, run_command
 from tests.integration.one_cache import one_cache_conf
 from tests.integration.test_app import get, make_app
-from tests.integration.test_sqlite_caches import (
-    MAPPROXY_DUMP,
-    green_at_centre,
-)
-from tests.mapproxy7 import MAPPROXY_PYTHON, mapproxy_seed, needs_mapproxy
+from tests.integration.test_object_cache_seeding import mapproxy_md5s, tilegate_md5s
+from tests.integration.test_sqlite_caches import green_at_centre
+from tests.mapproxy7 import mapproxy_seed, needs_mapproxy
 from tests.mapserver import MapServer
 
 pytestmark = needs_pouchdb
@@ -489,19 +486,6 @@ def test_mapproxy_and_tilegate_read_each_others_documents(
     assert listed[(1, 0, 1)] == couch.get(f"/{db_name}_mp/{DOC}")["timestamp"]
     # Tilegate's documents: the same ids, and MapProxy loads the same bytes from them.
     (tiles,) = state.caches["by_tilegate"]
-    made = {}
-    for z, x, y in LEVELS_0_1:
-        tile = get_tile(TileCoord(x, y, z), tiles)
-        assert tile.data is not None
-        made[f"by_tilegate/GLOBAL_MERCATOR/{z}/{x}/{y}"] = hashlib.md5(
-            tile.data, usedforsecurity=False
-        ).hexdigest()
+    made = tilegate_md5s(tiles, "by_tilegate")
     assert sorted(couch.doc_ids(f"{db_name}_tg")) == ids
-    dump = subprocess.run(
-        [MAPPROXY_PYTHON, "-c", MAPPROXY_DUMP, config, "1", "by_tilegate"],
-        cwd=tmp_path,
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    assert json.loads(dump.stdout) == made
+    assert mapproxy_md5s(config, "by_tilegate") == made

@@ -16,7 +16,7 @@ from adapters.blob_cache import BlobCache
 from adapters.config import load_config
 from adapters.file_cache import LAYOUTS
 from domain.grid import TileCoord
-from domain.tiles import get_tile
+from domain.tiles import TileSet, get_tile
 from entrypoints.bootstrap import bootstrap
 from tests import object_servers
 from tests.e2e.conftest import run_command
@@ -39,6 +39,33 @@ LEVELS_0_1 = [
     "1/1/0.png",
     "1/1/1.png",
 ]
+
+
+def tilegate_md5s(tiles: TileSet, cache: str) -> dict[str, str]:
+    """The md5 of each tile of levels 0 and 1 that Tilegate gets from `tiles` of `cache` (made
+    where it is missing), keyed `<cache>/<grid>/<z>/<x>/<y>` as `mapproxy_md5s` keys them."""
+    made = {}
+    for z in range(2):
+        for x in range(2**z):
+            for y in range(2**z):
+                data = get_tile(TileCoord(x, y, z), tiles).data
+                assert data is not None
+                key = f"{cache}/{tiles.grid.name}/{z}/{x}/{y}"
+                made[key] = hashlib.md5(data, usedforsecurity=False).hexdigest()
+    return made
+
+
+def mapproxy_md5s(config: Path, cache: str) -> dict[str, str]:
+    """The md5 of each tile of levels 0 and 1 that MapProxy 7 loads from `cache`."""
+    dump = subprocess.run(
+        [MAPPROXY_PYTHON, "-c", MAPPROXY_DUMP, config, "1", cache],
+        cwd=config.parent,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    found: dict[str, str] = json.loads(dump.stdout)
+    return found
 
 
 def write_config(root: Path, caches: dict[str, Any], source: dict[str, Any]) -> Path:
@@ -147,26 +174,11 @@ def test_mapproxy_and_tilegate_read_each_others_objects(
     # Tilegate fills its cache under the same keys; MapProxy loads the same bytes from them.
     state = bootstrap(load_config(config), config)
     (tiles,) = state.caches["by_tilegate"]
-    made = {}
-    for z in range(2):
-        for x in range(2**z):
-            for y in range(2**z):
-                tile = get_tile(TileCoord(x, y, z), tiles)
-                assert tile.data is not None
-                made[f"by_tilegate/GLOBAL_WEBMERCATOR/{z}/{x}/{y}"] = hashlib.md5(
-                    tile.data, usedforsecurity=False
-                ).hexdigest()
+    made = tilegate_md5s(tiles, "by_tilegate")
     assert [k for k in backend.object_keys() if k.startswith("tg/")] == [
         f"tg/{k}" for k in LEVELS_0_1
     ]
-    dump = subprocess.run(
-        [MAPPROXY_PYTHON, "-c", MAPPROXY_DUMP, config, "1", "by_tilegate"],
-        cwd=tmp_path,
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    assert json.loads(dump.stdout) == made
+    assert mapproxy_md5s(config, "by_tilegate") == made
 
 
 LAYOUT_CACHES: dict[str, dict[str, Any]] = {
