@@ -6,28 +6,15 @@ import functools
 import math
 from typing import TYPE_CHECKING
 
-import attrs
-
-from domain import imaging
-from domain.attribution import draw_attribution
 from domain.bbox import Bbox
 from domain.coverage import Coverage, bbox_coverage
 from domain.errors import RequestError
-from domain.formats import ImageFormat
 from domain.ports import MapQuery
-from domain.source_limits import clip
 from domain.srs import SRS, same_srs, srs, transform_bbox
-from domain.wms_map import (
-    MapLayer,
-    extent_bbox,
-    finish,
-    parse_color,
-    render_map,
-)
+from domain.wms_map import MapLayer, extent_bbox, parse_color
 from entrypoints.auth import authorize, extent, guarded, permitted_map_layers
-from entrypoints.bootstrap import read_tile
-from entrypoints.decorate import decorate_map
 from entrypoints.http import Request, Response
+from entrypoints.map_answer import MapStyle, draw_map
 from entrypoints.ogc import positive_int
 from entrypoints.ogcapi_crs import CRS84, axis_ordered, crs_uri, parse_bbox, parse_crs
 
@@ -40,16 +27,6 @@ _WORLD = bbox_coverage(Bbox(-180, -90, 180, 90), CRS84)
 _WEB_MERCATOR = srs("EPSG:3857")
 # The latitude where the square Web Mercator world ends.
 _MERCATOR_LAT = 85.0511287798066
-
-
-@attrs.frozen
-class Style:
-    """How a map is finished and encoded: format, background and transparency."""
-
-    fmt: ImageFormat
-    options: imaging.EncodeOptions
-    transparent: bool
-    bgcolor: str
 
 
 def get_map(
@@ -78,7 +55,7 @@ def get_map(
     return response
 
 
-def map_style(service: OGCAPIService, request: Request, ext: str | None) -> Style:
+def map_style(service: OGCAPIService, request: Request, ext: str | None) -> MapStyle:
     """The image format (a path's `.ext`, else `f`, else the first offered) and background."""
     args = request.args
     wanted = (ext or args.get("f") or next(iter(service.formats))).lower()
@@ -95,7 +72,9 @@ def map_style(service: OGCAPIService, request: Request, ext: str | None) -> Styl
     transparent_arg = args.get("transparent", "true" if not bgcolor else "false")
     if transparent_arg.lower() not in ("true", "false"):
         raise RequestError("transparent must be true or false", param="transparent")
-    return Style(fmt, options, transparent_arg.lower() == "true", bgcolor or "0xFFFFFF")
+    return MapStyle(
+        fmt, options, transparent_arg.lower() == "true", bgcolor or "0xFFFFFF"
+    )
 
 
 def draw(
@@ -103,7 +82,7 @@ def draw(
     request: Request,
     names: list[str],
     query: MapQuery,
-    style: Style,
+    style: MapStyle,
     feature: str,
 ) -> Response:
     """The collections' map for query: limited by the authorize callback (asked for
@@ -120,26 +99,20 @@ def draw(
         )
         layers = permitted_map_layers(grant, names, drawn, feature)
         limit = grant.limit
-    conf = service.conf
-    image = render_map(
+    data, fmt = draw_map(
+        request,
+        service.state,
         query,
-        tuple(layers),
-        read_tile,
-        service.state.map_options(conf.on_source_errors),
+        layers,
+        style,
+        f"ogcapi.{feature}",
+        limit=limit,
+        on_source_errors=service.conf.on_source_errors,
+        attribution=service.conf.attribution,
     )
-    if limit is not None:
-        image = clip(image, limit, query)
-    if conf.attribution is not None and conf.attribution.text:
-        image = draw_attribution(image, conf.attribution.text, service.state.fonts.sans)
-    transparent = style.transparent and style.fmt.supports_alpha
-    image = finish(image, transparent, style.bgcolor)
-    image = decorate_map(
-        request, layers, query, image, style.fmt.mime, f"ogcapi.{feature}"
-    )
-    fmt = imaging.concrete_format(image, style.fmt)
     origin = service.state.allow_origin
     headers = [("Access-Control-Allow-Origin", origin)] if origin else []
-    return Response(200, imaging.encode(image, fmt, style.options), fmt.mime, headers)
+    return Response(200, data, fmt.mime, headers)
 
 
 def _map_crs(service: OGCAPIService, value: str | None) -> SRS:

@@ -8,7 +8,6 @@ import attrs
 
 from adapters import logs
 from domain import imaging
-from domain.attribution import draw_attribution
 from domain.bbox import Bbox
 from domain.config import BboxSrsEntry, WMSServiceConf
 from domain.dimension_tiles import DimensionTileSets
@@ -17,14 +16,8 @@ from domain.formats import ImageFormat
 from domain.image_options import encode_options, format_conf, resolve_format
 from domain.layer_md import LayerMd
 from domain.ports import MapQuery
-from domain.source_limits import clip
 from domain.srs import SRS, same_srs, srs
-from domain.wms_map import (
-    MapLayer,
-    finish,
-    parse_color,
-    render_map,
-)
+from domain.wms_map import MapLayer, parse_color
 from entrypoints.auth import (
     authorize,
     extent,
@@ -32,9 +25,9 @@ from entrypoints.auth import (
     permitted_map_layers,
     visible_layers,
 )
-from entrypoints.bootstrap import AppState, read_tile
-from entrypoints.decorate import decorate_map
+from entrypoints.bootstrap import AppState
 from entrypoints.http import Request, Response
+from entrypoints.map_answer import MapStyle, draw_map
 from entrypoints.ogc import AccessDeniedError, positive_int, unknown_operation
 from entrypoints.wms_capabilities import capabilities
 from entrypoints.wms_dimensions import dimension_layers
@@ -174,23 +167,18 @@ class WMSService:
         bgcolor = args.get("bgcolor", "0xFFFFFF")
         parse_color(bgcolor)  # a bad colour is a bad request before any rendering
         layers = dimension_layers(layers, args, self.variants)
-        image = render_map(
+        data, fmt = draw_map(
+            request,
+            self.state,
             query,
-            tuple(layers),
-            read_tile,
-            self.state.map_options(self.conf.on_source_errors),
+            layers,
+            MapStyle(fmt, options, transparent, bgcolor),
+            "wms.map",
+            limit=limit,
+            on_source_errors=self.conf.on_source_errors,
+            attribution=self.conf.attribution,
         )
-        if limit is not None:
-            image = clip(image, limit, query)
-        attribution = self.conf.attribution
-        if attribution is not None and attribution.text:
-            image = draw_attribution(image, attribution.text, self.state.fonts.sans)
-        image = finish(image, transparent and fmt.supports_alpha, bgcolor)
-        image = decorate_map(request, layers, query, image, fmt.mime)
-        # `mixed` answers PNG or JPEG by the map's transparency, with that type (not
-        # MapProxy's made-up image/mixed, which no client can decode by).
-        fmt = imaging.concrete_format(image, fmt)
-        return Response(200, imaging.encode(image, fmt, options), fmt.mime)
+        return Response(200, data, fmt.mime)
 
     def map_query(self, args: dict[str, str], version: str) -> MapQuery:
         """The map a GetMap or GetFeatureInfo refers to: its SRS, bbox (x/y order) and size."""
