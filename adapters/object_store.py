@@ -135,10 +135,9 @@ class Transport:
                 response.release_conn()
         except HTTPError as exc:
             # Not urllib3's message: it names the URL, which may hold an Azure SAS.
-            kind = (
-                ObjectStoreTimeoutError if _why(exc) == _NO_ANSWER else ObjectStoreError
-            )
-            raise kind(f"{method} {where or url}: {_why(exc)}") from None
+            why = _why(exc)
+            kind = ObjectStoreTimeoutError if why == _NO_ANSWER else ObjectStoreError
+            raise kind(f"{method} {where or url}: {why}") from None
         if len(data) > MAX_BODY:
             raise ObjectStoreError(f"{method} {where or url}: answer too large")
         return Answer(
