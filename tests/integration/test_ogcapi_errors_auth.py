@@ -177,3 +177,16 @@ def test_maps_and_tiles_are_decorated_by_decorate_img(app: TilegateApp) -> None:
         solid = Image.new("RGBA", decoded.size, (255, 0, 0, 255))
         assert ImageChops.difference(decoded, solid).getbbox() is None
     assert seen == [("ogcapi.map", ["osm"]), ("ogcapi.tile", ["osm"])]
+
+
+def test_a_failing_upstream_is_a_502_exception_without_its_url(
+    app: TilegateApp, map_server: MapServer
+) -> None:
+    map_server.add_fault("error")
+    status, headers, body = call(app, TILE + "/2/1/1.png")
+    assert status == 502, body
+    assert headers["Content-Type"] == "application/json"
+    answer = json.loads(body)
+    assert answer["code"] == "BadGateway"
+    assert answer["description"]
+    assert map_server.url.split("//")[1] not in answer["description"]
