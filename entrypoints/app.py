@@ -18,7 +18,7 @@ from entrypoints.auth import AUTHORIZE, private
 from entrypoints.bootstrap import AppState
 from entrypoints.http import PROXY_VARY, Environ, Request, Response, StartResponse
 from entrypoints.kml import KMLService
-from entrypoints.ogc import NotFoundError, ows_error, tms_error
+from entrypoints.ogc import NotFoundError, ogcapi_error, ows_error, tms_error
 from entrypoints.tms import TMSService
 from entrypoints.wms import WMSService
 from entrypoints.wmts import WMTSService
@@ -117,7 +117,7 @@ class TilegateApp:
             if root == "kml" and self.kml is not None:
                 return self.kml.handle(request, parts[2:])
             if root == "ogcapi" and self.ogcapi is not None:
-                # Answers its own errors, as OGC API exceptions in JSON.
+                render = ogcapi_error
                 return self.ogcapi.handle(request, parts[2:])
             render = ows_error
             if root == "wmts" and self.wmts is not None:

@@ -1,7 +1,9 @@
-"""Error answers per service: domain errors mapped to HTTP status and an escaped XML body."""
+"""Error answers per service: domain errors mapped to HTTP status and an escaped XML body (JSON
+for OGC API)."""
 
 from __future__ import annotations
 
+import json
 import re
 from xml.sax.saxutils import escape, quoteattr
 
@@ -115,3 +117,24 @@ def ows_error(error: TilegateError) -> Response:
         "  </Exception>\n</ExceptionReport>\n"
     )
     return Response(status, body.encode(), XML, retry_headers(error))
+
+
+# OGC API exception codes by status; a 400 carries the request error's own code.
+_OGCAPI_CODES = {
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "NotFound",
+    502: "BadGateway",
+    503: "ServiceUnavailable",
+    504: "GatewayTimeout",
+}
+
+
+def ogcapi_error(error: TilegateError) -> Response:
+    """An OGC API exception: JSON with `code` and `description` (OGC API Common)."""
+    status = status_for(error)
+    code = _OGCAPI_CODES.get(status, "ServerError")
+    if status == 400 and isinstance(error, RequestError):
+        code = error.code
+    body = json.dumps({"code": code, "description": str(error)}).encode()
+    return Response(status, body, "application/json", retry_headers(error))

@@ -1,4 +1,4 @@
-"""OGC API Tiles and Maps under `/ogcapi`: routing, content negotiation and JSON exceptions."""
+"""OGC API Tiles and Maps under `/ogcapi`: routing and content negotiation."""
 
 from __future__ import annotations
 
@@ -7,10 +7,9 @@ from typing import Any
 
 import attrs
 
-from adapters import logs
 from domain import imaging
 from domain.config import OGCAPIServiceConf
-from domain.errors import RequestError, TilegateError
+from domain.errors import RequestError
 from domain.formats import MIXED, ImageFormat
 from domain.grid import Grid
 from domain.image_options import encode_options, resolve_format
@@ -19,7 +18,7 @@ from entrypoints import ogcapi_documents as documents
 from entrypoints.auth import authorize, guarded
 from entrypoints.bootstrap import AppState
 from entrypoints.http import PROXY_VARY, Request, Response
-from entrypoints.ogc import AccessDeniedError, NotFoundError, retry_headers, status_for
+from entrypoints.ogc import AccessDeniedError, NotFoundError
 from entrypoints.ogcapi_html import html_page
 from entrypoints.ogcapi_maps import get_map
 from entrypoints.ogcapi_openapi import openapi
@@ -27,14 +26,6 @@ from entrypoints.ogcapi_tiles import get_tile
 from entrypoints.wms_layers import WMSLayer, layer_tree
 
 _VARY = f"Accept, {PROXY_VARY}"
-_CODES = {
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "NotFound",
-    502: "BadGateway",
-    503: "ServiceUnavailable",
-    504: "GatewayTimeout",
-}
 # The grids MapProxy names by their OGC well-known tile matrix set.
 _WELL_KNOWN = {"GLOBAL_WEBMERCATOR": documents.WEB_MERCATOR_QUAD}
 
@@ -82,15 +73,9 @@ class OGCAPIService:
         return tile_layer.tilesets[0].grid if tile_layer else None
 
     def handle(self, request: Request, parts: list[str]) -> Response:
-        """parts: the path below `/ogcapi`, split at slashes."""
-        try:
-            return self.route(request, [p for p in parts if p] if parts else [])
-        except TilegateError as error:
-            if not isinstance(error, RequestError):
-                logs.get_logger(logs.SYSTEM).warning(
-                    "ogcapi request failed", path=request.path, error=str(error)
-                )
-            return exception(self.state.error_details.public(error))
+        """parts: the path below `/ogcapi`, split at slashes. Errors are the caller's to
+        answer, as `ogcapi_error`s."""
+        return self.route(request, [p for p in parts if p] if parts else [])
 
     def route(self, request: Request, parts: list[str]) -> Response:
         base = f"{request.base_url}/ogcapi"
@@ -251,13 +236,3 @@ def _quality(params: list[str]) -> float:
 
 def _ext(leaf: str) -> str | None:
     return leaf.partition(".")[2] or None
-
-
-def exception(error: TilegateError) -> Response:
-    """An OGC API exception: JSON with `code` and `description` (OGC API Common)."""
-    status = status_for(error)
-    code = _CODES.get(status, "ServerError")
-    if status == 400 and isinstance(error, RequestError):
-        code = error.code
-    body = json.dumps({"code": code, "description": str(error)}).encode()
-    return Response(status, body, documents.JSON, retry_headers(error))
