@@ -66,8 +66,6 @@ class OGCAPIMapsSource:
 
     def __attrs_post_init__(self) -> None:
         self._endpoint = Discovered(self._load)
-        for code in self.conf.supported_srs or ():
-            srs(code)
 
     @property
     def landing_page(self) -> str:
