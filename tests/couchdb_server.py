@@ -10,18 +10,16 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+import os
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
-import attrs
 import pytest
 import urllib3
 
 from tests.e2e.conftest import free_port
+from tests.server_process import ServerProcess
 
 POUCHDB_SERVER = (
     Path(__file__).parent / "couchdb" / "node_modules" / ".bin" / "pouchdb-server"
@@ -32,16 +30,34 @@ needs_pouchdb = pytest.mark.skipif(
 )
 
 
-@attrs.define
-class CouchServer:
-    """A running server at `url`; `get`/`put` are plain requests for the tests' checks."""
+class CouchServer(ServerProcess):
+    """pouchdb-server in memory on a free port, its files in `workdir`, at `url`; `get`/`put`
+    are plain requests for the tests' checks."""
 
-    url: str
-    proc: subprocess.Popen[bytes]
-    http: urllib3.PoolManager = attrs.field(
-        factory=lambda: urllib3.PoolManager(retries=False, timeout=10)
-    )
-    auth: dict[str, str] = attrs.Factory(dict)
+    def __init__(self, workdir: Path) -> None:
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        self.http = urllib3.PoolManager(retries=False, timeout=10)
+        self.auth: dict[str, str] = {}
+        workdir.mkdir(parents=True, exist_ok=True)
+        self._start(
+            [str(POUCHDB_SERVER), "--in-memory", "--port", str(port)],
+            workdir,
+            f"{self.url}/",
+        )
+
+    def _env(self) -> dict[str, str]:
+        # node, which runs pouchdb-server, from wherever the environment finds it.
+        return dict(os.environ)
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.http.clear()
+        super().__exit__(kind, exc, tb)
 
     def request(self, method: str, path: str, body: Any = None) -> Any:
         """The JSON answer to `method path` (with the admin's credentials once there is one)."""
@@ -79,38 +95,3 @@ class CouchServer:
         assert status == 200
         token = base64.b64encode(f"{user}:{password}".encode()).decode()
         self.auth = {"Authorization": f"Basic {token}"}
-
-
-@contextmanager
-def couch_server(workdir: Path) -> Iterator[CouchServer]:
-    """pouchdb-server in memory on a free port, its files in `workdir`."""
-    port = free_port()
-    workdir.mkdir(parents=True, exist_ok=True)
-    log = workdir / "pouchdb-server.out"
-    with log.open("wb") as out:
-        # A log file, not a pipe: it logs every request and would fill a pipe and stall.
-        proc = subprocess.Popen(
-            [str(POUCHDB_SERVER), "--in-memory", "--port", str(port)],
-            cwd=workdir,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    server = CouchServer(f"http://127.0.0.1:{port}", proc)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"pouchdb-server exited: {log.read_text()}")
-            try:
-                server.http.request("GET", f"{server.url}/", retries=False)
-                break
-            except urllib3.exceptions.HTTPError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
-        yield server
-    finally:
-        server.http.clear()
-        # Killed, not terminated: the data is in memory only.
-        proc.kill()
-        proc.wait()

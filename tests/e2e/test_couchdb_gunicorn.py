@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.couchdb_server import couch_server, needs_pouchdb
+from tests.couchdb_server import CouchServer, needs_pouchdb
 from tests.e2e.conftest import fetch, start_gunicorn, stop
 from tests.integration.one_cache import one_cache_conf
 from tests.mapserver import MapServer
@@ -22,7 +22,7 @@ def test_workers_make_a_tile_once_and_all_serve_it_from_couchdb(
     upstream.reset()
     # Slow enough that the requests below all wait for the one that makes the tile.
     upstream.add_fault(delay=0.5, path="/service")
-    with couch_server(tmp_path / "couch") as couch:
+    with CouchServer(tmp_path / "couch") as couch:
         conf = one_cache_conf(upstream, {"type": "couchdb", "url": couch.url})
         config = tmp_path / "mapproxy.yaml"
         config.write_text(yaml.safe_dump(conf))

@@ -25,7 +25,7 @@ from domain.errors import ConfigError
 from domain.grid import TileCoord
 from domain.tiles import get_tile
 from entrypoints.bootstrap import bootstrap
-from tests.couchdb_server import CouchServer, couch_server, needs_pouchdb
+from tests.couchdb_server import CouchServer, needs_pouchdb
 from tests.e2e.conftest import free_port, run_command
 from tests.integration.one_cache import one_cache_conf
 from tests.integration.test_app import get, make_app
@@ -45,7 +45,7 @@ LEVELS_0_1 = [(0, 0, 0), (1, 0, 0), (1, 0, 1), (1, 1, 0), (1, 1, 1)]
 
 @pytest.fixture(scope="module")
 def couch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CouchServer]:
-    with couch_server(tmp_path_factory.mktemp("couchdb")) as server:
+    with CouchServer(tmp_path_factory.mktemp("couchdb")) as server:
         yield server
 
 
@@ -338,7 +338,7 @@ def test_database_that_does_not_answer_is_a_504_in_bounded_time(
 
 
 def test_basic_auth_from_the_url(tmp_path: Path, map_server: MapServer) -> None:
-    with couch_server(tmp_path / "auth") as couch:
+    with CouchServer(tmp_path / "auth") as couch:
         couch.add_admin("tiles", "s3cret-pw")
         host = couch.url.removeprefix("http://")
         good = make_app(
