@@ -28,8 +28,8 @@ from entrypoints.bootstrap import bootstrap
 from tests.couchdb_server import CouchServer, needs_pouchdb
 from tests.e2e.conftest import free_port, run_command
 from tests.integration.one_cache import one_cache_conf
+from tests.integration.store_interop import mapproxy_md5s, tilegate_md5s
 from tests.integration.test_app import get, make_app
-from tests.integration.test_object_cache_seeding import mapproxy_md5s, tilegate_md5s
 from tests.integration.test_sqlite_caches import green_at_centre
 from tests.mapproxy7 import mapproxy_seed, needs_mapproxy
 from tests.mapserver import MapServer

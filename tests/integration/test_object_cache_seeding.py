@@ -3,8 +3,6 @@ both ways with MapProxy 7: its objects served by Tilegate, Tilegate's read by Ma
 
 from __future__ import annotations
 
-import hashlib
-import json
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -16,15 +14,12 @@ from adapters.blob_cache import BlobCache
 from adapters.config import load_config
 from adapters.file_cache import LAYOUTS
 from domain.grid import TileCoord
-from domain.tiles import TileSet, get_tile
 from entrypoints.bootstrap import bootstrap
 from tests import object_servers
 from tests.e2e.conftest import run_command
+from tests.integration.store_interop import mapproxy_md5s, tilegate_md5s
 from tests.integration.test_app import get, make_app
-from tests.integration.test_sqlite_caches import (
-    MAPPROXY_DUMP,
-)
-from tests.mapproxy7 import MAPPROXY_PYTHON, mapproxy_seed, needs_mapproxy
+from tests.mapproxy7 import mapproxy_seed, needs_mapproxy
 from tests.mapserver import MapServer
 from tests.object_servers import Backend
 
@@ -39,33 +34,6 @@ LEVELS_0_1 = [
     "1/1/0.png",
     "1/1/1.png",
 ]
-
-
-def tilegate_md5s(tiles: TileSet, cache: str) -> dict[str, str]:
-    """The md5 of each tile of levels 0 and 1 that Tilegate gets from `tiles` of `cache` (made
-    where it is missing), keyed `<cache>/<grid>/<z>/<x>/<y>` as `mapproxy_md5s` keys them."""
-    made = {}
-    for z in range(2):
-        for x in range(2**z):
-            for y in range(2**z):
-                data = get_tile(TileCoord(x, y, z), tiles).data
-                assert data is not None
-                key = f"{cache}/{tiles.grid.name}/{z}/{x}/{y}"
-                made[key] = hashlib.md5(data, usedforsecurity=False).hexdigest()
-    return made
-
-
-def mapproxy_md5s(config: Path, cache: str) -> dict[str, str]:
-    """The md5 of each tile of levels 0 and 1 that MapProxy 7 loads from `cache`."""
-    dump = subprocess.run(
-        [MAPPROXY_PYTHON, "-c", MAPPROXY_DUMP, config, "1", cache],
-        cwd=config.parent,
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    found: dict[str, str] = json.loads(dump.stdout)
-    return found
 
 
 def write_config(root: Path, caches: dict[str, Any], source: dict[str, Any]) -> Path:
