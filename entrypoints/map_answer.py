@@ -1,4 +1,5 @@
-"""Drawing a map answer, the same for every map service (WMS GetMap, OGC API maps and tiles)."""
+"""Drawing a map answer, the same for every map service (WMS GetMap, OGC API maps and tiles),
+and the bound on the work one map may ask for."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from domain import imaging
 from domain.attribution import draw_attribution
 from domain.config import WMSAttributionConf
 from domain.coverage import Coverage
+from domain.errors import RequestError
 from domain.formats import ImageFormat
 from domain.ports import MapQuery
 from domain.source_limits import clip
@@ -17,6 +19,24 @@ from domain.wms_map import MapLayer, OnSourceErrors, finish, render_map
 from entrypoints.bootstrap import AppState, read_tile
 from entrypoints.decorate import decorate_map
 from entrypoints.http import Request
+
+# A map draws at most this many layers, whose pixels add up to at most this many maps of
+# max_output_pixels: each layer is rendered (and maybe fetched) whole, so without a bound one
+# request could take any amount of CPU and of upstream requests (3 maps: about 1.5 s of CPU).
+MAX_LAYERS = 100
+MAX_LAYER_MAPS = 3
+
+
+def check_layer_work(
+    count: int, size: tuple[int, int], max_pixels: int, param: str
+) -> None:
+    """RequestError (naming `param`) for a map of more layers or layer pixels than allowed."""
+    if count > MAX_LAYERS or count * size[0] * size[1] > MAX_LAYER_MAPS * max_pixels:
+        raise RequestError(
+            f"the map draws {count} layers of {size[0]}x{size[1]} pixels, more than a request"
+            f" may ({MAX_LAYERS} layers, {MAX_LAYER_MAPS} times max_output_pixels)",
+            param=param,
+        )
 
 
 @attrs.frozen

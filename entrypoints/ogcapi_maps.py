@@ -14,7 +14,7 @@ from domain.srs import SRS, same_srs, srs, transform_bbox
 from domain.wms_map import MapLayer, extent_bbox, parse_color
 from entrypoints.auth import authorize, extent, guarded, permitted_map_layers
 from entrypoints.http import Request, Response
-from entrypoints.map_answer import MapStyle, draw_map
+from entrypoints.map_answer import MapStyle, check_layer_work, draw_map
 from entrypoints.ogc import positive_int
 from entrypoints.ogcapi_crs import CRS84, axis_ordered, crs_uri, parse_bbox, parse_crs
 
@@ -89,6 +89,7 @@ def draw(
     `ogcapi.<feature>`, which each layer must permit), finished, encoded."""
     drawn = {name: service.collections[name].map_layers for name in names}
     layers: list[MapLayer] = [m for name in names for m in drawn[name]]
+    check_layer_work(len(layers), query.size, service.max_pixels, "collections")
     limit = None
     if guarded(request):
         grant = authorize(

@@ -27,7 +27,7 @@ from entrypoints.auth import (
 )
 from entrypoints.bootstrap import AppState
 from entrypoints.http import Request, Response
-from entrypoints.map_answer import MapStyle, draw_map
+from entrypoints.map_answer import MapStyle, check_layer_work, draw_map
 from entrypoints.ogc import AccessDeniedError, positive_int, unknown_operation
 from entrypoints.wms_capabilities import capabilities
 from entrypoints.wms_dimensions import dimension_layers
@@ -150,7 +150,7 @@ class WMSService:
             layers.extend(self.named[name].map_layers)
         self._check_styles(args)
         query = self.map_query(args, version)
-        _check_layer_work(len(layers), query.size, self.max_pixels)
+        check_layer_work(len(layers), query.size, self.max_pixels, "layers")
         limit = None
         if guarded(request):
             grant = authorize(
@@ -328,19 +328,3 @@ def _bbox(value: str) -> Bbox:
         return Bbox(*numbers)
     except ValueError as exc:
         raise RequestError(f"invalid BBOX {value!r}: {exc}", param="bbox") from None
-
-
-# A GetMap draws at most this many layers, whose pixels add up to at most this many maps of
-# max_output_pixels: each layer is rendered (and maybe fetched) whole, so without a bound one
-# request could take any amount of CPU and of upstream requests (3 maps: about 1.5 s of CPU).
-MAX_LAYERS = 100
-MAX_LAYER_MAPS = 3
-
-
-def _check_layer_work(count: int, size: tuple[int, int], max_pixels: int) -> None:
-    if count > MAX_LAYERS or count * size[0] * size[1] > MAX_LAYER_MAPS * max_pixels:
-        raise RequestError(
-            f"the map draws {count} layers of {size[0]}x{size[1]} pixels, more than a request"
-            f" may ({MAX_LAYERS} layers, {MAX_LAYER_MAPS} times max_output_pixels)",
-            param="layers",
-        )

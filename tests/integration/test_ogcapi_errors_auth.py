@@ -61,6 +61,19 @@ def app(tmp_path: Path, map_server: MapServer) -> TilegateApp:
         ("/ogcapi/collections/nope/map/tiles", "", 404, "NotFound"),
         ("/ogcapi/map", "", 400, "MissingParameterValue"),
         ("/ogcapi/map", "collections=osm,nope", 404, "NotFound"),
+        # As WMS GetMap: at most 100 layers, of at most 3 times max_output_pixels.
+        (
+            "/ogcapi/map",
+            f"collections={',osm' * 101}&width=10",
+            400,
+            "InvalidParameterValue",
+        ),
+        (
+            "/ogcapi/map",
+            "collections=osm,geo,direct,osm&width=4000&height=4000",
+            400,
+            "InvalidParameterValue",
+        ),
         (TILE + "/25/0/0.png", "", 404, "NotFound"),
         (TILE + "/1/2/0.png", "", 404, "NotFound"),
         (TILE + "/1/0/-1.png", "", 404, "NotFound"),
