@@ -52,10 +52,11 @@ class WMTSService:
     template: str
     restful: bool
     kvp: bool
-    layers: dict[str, TileLayer] = attrs.Factory(dict)
-    matrix_sets: dict[str, Grid] = attrs.Factory(dict)
-    tilesets: dict[tuple[str, str], TileSet] = attrs.Factory(dict)
-    featureinfo: WMTSFeatureInfo | None = None
+    featureinfo: WMTSFeatureInfo
+    # The layers whose grids WMTS can serve, those grids, and each pair's tiles.
+    layers: dict[str, TileLayer]
+    matrix_sets: dict[str, Grid]
+    tilesets: dict[tuple[str, str], TileSet]
     route: re.Pattern[str] = attrs.field(init=False)
 
     @route.default
@@ -74,18 +75,21 @@ class WMTSService:
     def build(cls, state: AppState) -> WMTSService:
         conf = state.conf.services.wmts
         assert conf is not None  # noqa: S101 - only built when the service is on
-        service = cls(state, conf.restful_template, conf.restful, conf.kvp)
+        layers: dict[str, TileLayer] = {}
+        matrix_sets: dict[str, Grid] = {}
+        tilesets: dict[tuple[str, str], TileSet] = {}
         for layer in state.layers.values():
             for tileset in layer.tilesets:
                 if not wmts_compatible(tileset.grid):
                     continue
-                service.layers.setdefault(layer.name, layer)
-                service.matrix_sets.setdefault(tileset.grid.name, tileset.grid)
-                service.tilesets[(layer.name, tileset.grid.name)] = tileset
-        service.featureinfo = WMTSFeatureInfo.build(
-            state, service.tilesets, service.template
+                layers.setdefault(layer.name, layer)
+                matrix_sets.setdefault(tileset.grid.name, tileset.grid)
+                tilesets[(layer.name, tileset.grid.name)] = tileset
+        template = conf.restful_template
+        info = WMTSFeatureInfo.build(state, tilesets, template)
+        return cls(
+            state, template, conf.restful, conf.kvp, info, layers, matrix_sets, tilesets
         )
-        return service
 
     def handle_rest(self, request: Request, rest: str) -> Response:
         """rest: the path after `/wmts`."""
@@ -95,7 +99,7 @@ class WMTSService:
         # A cached tile's URL is matched once, as before feature info: the feature info
         # route is tried only where the tile route fails or both can match one URL.
         fi = self.featureinfo
-        if self.restful and fi and (match is None or fi.shaped_as_tiles):
+        if self.restful and (match is None or fi.shaped_as_tiles):
             info = fi.rest_match(rest)
             if info is not None:
                 return fi.handle_rest(self, request, info)
@@ -133,7 +137,7 @@ class WMTSService:
         operation = args.get("request", "")
         if operation.lower() == "getcapabilities":
             return capabilities(self, request, restful=False)
-        if operation.lower() == "getfeatureinfo" and self.featureinfo:
+        if operation.lower() == "getfeatureinfo":
             return self.featureinfo.handle_kvp(self, request)
         if operation.lower() != "gettile":
             raise unknown_operation(operation)

@@ -72,7 +72,7 @@ def capabilities(service: WMTSService, request: Request, restful: bool) -> Respo
 
 
 def _operations(service: WMTSService) -> tuple[str, ...]:
-    if service.featureinfo and service.featureinfo.offered():
+    if service.featureinfo.offered():
         return ("GetCapabilities", "GetTile", "GetFeatureInfo")
     return ("GetCapabilities", "GetTile")
 
@@ -103,8 +103,7 @@ def _layer_xml(service: WMTSService, layer: TileLayer, base: str, restful: bool)
             .replace("{Style}", "default")
         )
         resource = f'      <ResourceURL format="{fmt.mime}" resourceType="tile" template={quoteattr(template)}/>\n'
-        if service.featureinfo:
-            resource += service.featureinfo.resource_urls(layer.name, base)
+        resource += service.featureinfo.resource_urls(layer.name, base)
     return (
         "    <Layer>\n"
         f"      <ows:Title>{escape(layer.title)}</ows:Title>\n"
@@ -116,7 +115,7 @@ def _layer_xml(service: WMTSService, layer: TileLayer, base: str, restful: bool)
         f"      <ows:Identifier>{escape(layer.name)}</ows:Identifier>\n"
         f'      <Style isDefault="true"><ows:Identifier>default</ows:Identifier>{legend}</Style>\n'
         f"      <Format>{fmt.mime}</Format>\n"
-        f"{service.featureinfo.info_formats_xml(layer.name) if service.featureinfo else ''}"
+        f"{service.featureinfo.info_formats_xml(layer.name)}"
         f"{_dimensions_xml(service, layer, restful)}{links}{resource}"
         "    </Layer>\n"
     )
