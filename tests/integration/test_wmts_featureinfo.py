@@ -490,3 +490,15 @@ def test_a_url_both_templates_match_is_feature_info_when_it_ends_in_an_info_suff
         "GetFeatureInfo",
         "GetMap",
     ]
+
+
+def test_a_featureinfo_template_without_infoformat_serves_the_first_format(
+    tmp_path: Path, map_server: MapServer
+) -> None:
+    template = "/info/{Layer}/{TileMatrixSet}/{TileMatrix}/{TileCol}/{TileRow}/{I}/{J}"
+    app = make_app(tmp_path, conf(map_server, restful_featureinfo_template=template))
+    status, headers, body = get(app, "/wmts/info/q/GLOBAL_WEBMERCATOR/02/2/1/10/20")
+    assert status == 200, body
+    assert headers["Content-Type"].startswith(FORMATS[0]["mimetype"])
+    assert (fields(body)["x"], fields(body)["y"]) == ("10", "20")
+    assert [r.params["INFO_FORMAT"] for r in map_server.requests] == ["text/plain"]
