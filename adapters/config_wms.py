@@ -6,7 +6,6 @@ from adapters.config_checks import unknown_srs
 from domain.config import LayerConf, TilegateConf
 from domain.image_options import resolve_format
 from domain.layer_md import check_layer_md
-from domain.srs import srs as make_srs
 
 
 def check_wms(conf: TilegateConf) -> list[str]:
@@ -15,18 +14,9 @@ def check_wms(conf: TilegateConf) -> list[str]:
     wms = conf.services.wms
     if wms is None:
         return errors
-    entries = {
-        "srs": wms.srs,
-        "bbox_srs": tuple(
-            e if isinstance(e, str) else e.srs for e in wms.bbox_srs or ()
-        ),
-    }
-    for key, codes in entries.items():
-        for index, code in enumerate(codes):
-            try:
-                make_srs(code)
-            except ValueError as exc:
-                errors.append(f"{exc} @ $.services.wms.{key}[{index}]")
+    bbox_srs = tuple(e if isinstance(e, str) else e.srs for e in wms.bbox_srs or ())
+    errors += unknown_srs(wms.srs, "$.services.wms.srs")
+    errors += unknown_srs(bbox_srs, "$.services.wms.bbox_srs")
     return errors
 
 
